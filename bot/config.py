@@ -1,0 +1,162 @@
+"""The queue config file (TOML), validated by pydantic.
+
+A bad file stops start-up with one line naming the field (``ConfigError``), never a traceback.
+Defaults are those of the design; the README documents every field.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+
+from apscheduler.triggers.cron import CronTrigger
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from bot.errors import ConfigError, UnknownQueue
+
+SLACK_CONVERSATION_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
+SLACK_PRINCIPAL_ID = re.compile(r"^[UWS][A-Z0-9]{2,}$")  # users (U, W) and user groups (S)
+QUEUE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+def _check_cron(value: str) -> str:
+    if value:
+        try:
+            CronTrigger.from_crontab(value)
+        except ValueError as exc:
+            raise ValueError(f"not a cron expression ({exc})") from None
+    return value
+
+
+Cron = Annotated[str, Field(default="")]
+
+
+class DigestConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    channel: str | None = None
+    users: list[str] = []
+    cron: str = "0 9 * * MON"
+    timezone: str = "UTC"
+
+    _cron = field_validator("cron")(_check_cron)
+
+
+class QueueConfig(BaseModel):
+    """One review queue: a model, a channel and the rules that route its predictions."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = ""
+    kind: Literal["tabular", "text"]
+    channel: str
+    labels: tuple[str, ...] = Field(min_length=2)
+    review_below: float = Field(default=0.80, ge=0.0, le=1.0)
+    audit_rate: float = Field(default=0.02, ge=0.0, le=1.0)
+    max_open: int = Field(default=200, ge=1)
+    reviewers: tuple[str, ...] = ()
+    admins: tuple[str, ...] = ()
+    leads: tuple[str, ...] = ()
+    votes_required: int = Field(default=1, ge=1, le=25)
+    retrain: Cron = ""
+    retrain_after_answers: int = Field(default=0, ge=0)
+    digest: DigestConfig | None = None
+    undo_minutes: float = Field(default=5.0, gt=0, le=60)
+    priority_field: str | None = None
+
+    @field_validator("channel")
+    @classmethod
+    def _channel_id(cls, value: str) -> str:
+        if not SLACK_CONVERSATION_ID.match(value):
+            raise ValueError("must be a Slack channel id such as C0123456789 (not a #name)")
+        return value
+
+    @field_validator("labels")
+    @classmethod
+    def _distinct_labels(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(value)) != len(value):
+            raise ValueError("labels must be distinct")
+        if any(not label.strip() for label in value):
+            raise ValueError("labels must not be empty")
+        return value
+
+    @field_validator("reviewers", "admins", "leads")
+    @classmethod
+    def _principal_ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for principal in value:
+            if not SLACK_PRINCIPAL_ID.match(principal):
+                raise ValueError(f"{principal!r} is not a Slack user (U…/W…) or user group (S…) id")
+        return value
+
+    _cron = field_validator("retrain")(_check_cron)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_digest(cls, data: object) -> object:
+        # `digest = {}` in the file means "no digest", as the design shows it.
+        if isinstance(data, dict) and data.get("digest") == {}:
+            data = {**data, "digest": None}
+        return data
+
+    @property
+    def positive_label(self) -> str | None:
+        """The positive class of a binary queue (the second label); None for multi-class."""
+        return self.labels[1] if len(self.labels) == 2 else None
+
+
+class HitlConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    queues: dict[str, QueueConfig] = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name_queues(cls, data: object) -> object:
+        if isinstance(data, dict) and isinstance(data.get("queues"), dict):
+            queues = {}
+            for name, body in data["queues"].items():
+                queues[name] = {**body, "name": name} if isinstance(body, dict) else body
+            data = {**data, "queues": queues}
+        return data
+
+    @field_validator("queues")
+    @classmethod
+    def _queue_names(cls, value: dict[str, QueueConfig]) -> dict[str, QueueConfig]:
+        for name in value:
+            if not QUEUE_NAME.match(name):
+                raise ValueError(f"queue name {name!r} must be lower-case letters, digits, - or _")
+        return value
+
+    def queue(self, name: str) -> QueueConfig:
+        try:
+            return self.queues[name]
+        except KeyError:
+            raise UnknownQueue(name) from None
+
+
+def _describe(error: ValidationError, source: str) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"] if part != "__root__")
+    more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
+    return f"{source}: {where or 'file'}: {first['msg']}{more}"
+
+
+def parse_config(text: str, *, source: str = "config") -> HitlConfig:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    try:
+        return HitlConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, source)) from None
+
+
+def load_config(path: Path) -> HitlConfig:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: queue config file not found (set HITL_CONFIG)") from None
+    return parse_config(text, source=str(path))

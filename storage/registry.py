@@ -1,0 +1,93 @@
+"""The model registry: every trained version of every queue, and which one is current.
+
+The current version is read from the database on every scoring call (cheap: one indexed row),
+so a promotion or a rollback reaches every running process at once; only the deserialized
+artifact is cached, by its immutable sha256.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from storage.errors import VersionNotFound
+from storage.tables import ModelVersion, utcnow
+
+CURRENT, RETIRED, REJECTED = "current", "retired", "rejected"
+
+
+def add_version(
+    *,
+    session: Session,
+    queue: str,
+    kind: str,
+    artifact: bytes,
+    sha256: str,
+    labels: list[str],
+    n_train: int,
+    metrics: dict[str, Any],
+    info: dict[str, Any],
+    make_current: bool,
+) -> ModelVersion:
+    """Store a new version; with ``make_current`` it replaces the current one."""
+    number = (
+        session.scalar(select(func.max(ModelVersion.number)).where(ModelVersion.queue == queue))
+        or 0
+    ) + 1
+    row = ModelVersion(
+        queue=queue,
+        number=number,
+        version=f"{queue}-v{number}",
+        kind=kind,
+        state=REJECTED if not make_current else RETIRED,
+        artifact=artifact,
+        sha256=sha256,
+        labels={"labels": labels},
+        n_train=n_train,
+        metrics=metrics,
+        info=info,
+    )
+    session.add(row)
+    session.flush()
+    if make_current:
+        set_current(session=session, queue=queue, version=row.version)
+    return row
+
+
+def set_current(*, session: Session, queue: str, version: str) -> ModelVersion:
+    """Make ``version`` the one that scores new items (promotion and rollback)."""
+    row = get_version(session=session, queue=queue, version=version)
+    session.execute(
+        update(ModelVersion)
+        .where(ModelVersion.queue == queue, ModelVersion.state == CURRENT)
+        .values(state=RETIRED)
+    )
+    row.state = CURRENT
+    row.promoted_at = utcnow()
+    session.flush()
+    return row
+
+
+def get_version(*, session: Session, queue: str, version: str) -> ModelVersion:
+    row = session.scalar(
+        select(ModelVersion).where(ModelVersion.queue == queue, ModelVersion.version == version)
+    )
+    if row is None:
+        raise VersionNotFound(queue, version)
+    return row
+
+
+def current_version(*, session: Session, queue: str) -> ModelVersion | None:
+    return session.scalar(
+        select(ModelVersion).where(ModelVersion.queue == queue, ModelVersion.state == CURRENT)
+    )
+
+
+def list_versions(*, session: Session, queue: str) -> list[ModelVersion]:
+    return list(
+        session.scalars(
+            select(ModelVersion).where(ModelVersion.queue == queue).order_by(ModelVersion.number)
+        )
+    )

@@ -1,0 +1,127 @@
+"""Votes and undos on a real database, including clicks that arrive at the same moment."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from storage.items import NewItem, add_items
+from storage.registry import add_version
+from storage.reviews import UndoResult, VoteResult, active_votes, majority, record_vote, undo_vote
+from storage.tables import Review, ReviewMessage
+
+
+def make_item(sessions: sessionmaker[Session], external_id: str = "t-1") -> int:
+    with sessions.begin() as session:
+        version = add_version(
+            session=session, queue="fraud", kind="tabular", artifact=b"x", sha256="0" * 64,
+            labels=["legit", "fraud"], n_train=10, metrics={}, info={}, make_current=True,
+        )
+        [item] = add_items(
+            session=session, queue="fraud", channel="C1", model_version_id=version.id,
+            items=[NewItem(external_id, {"features": {"amount": 1}}, {}, "fraud", 0.6,
+                           "review", 1.0, 0.4)],
+        )
+        item.message.state = "posted"  # type: ignore[union-attr]
+        return item.id
+
+
+def vote(sessions, item_pk, user, label="fraud", key=None, required=1):
+    with sessions.begin() as session:
+        return record_vote(
+            session=session, item_pk=item_pk, user_id=user, label=label,
+            request_key=key or f"{user}:{label}", votes_required=required,
+        )
+
+
+def count_votes(sessions, item_pk) -> int:
+    with sessions.begin() as session:
+        return session.scalar(select(func.count()).where(Review.item_id == item_pk))
+
+
+def test_first_vote_resolves_and_marks_message(sessions):
+    pk = make_item(sessions)
+    outcome = vote(sessions, pk, "U1")
+    assert outcome.result is VoteResult.RECORDED
+    assert outcome.resolved and outcome.resolved_label == "fraud"
+    with sessions.begin() as session:
+        assert session.scalar(select(ReviewMessage.state)) == "resolved"
+
+
+def test_double_click_and_retry_record_one_vote(sessions):
+    pk = make_item(sessions)
+    assert vote(sessions, pk, "U1", key="a").result is VoteResult.RECORDED
+    assert vote(sessions, pk, "U1", key="a").result is VoteResult.DUPLICATE  # Slack retry
+    assert vote(sessions, pk, "U1", key="b").result is VoteResult.DUPLICATE  # double click
+    assert vote(sessions, pk, "U2").result is VoteResult.ALREADY_RESOLVED
+    assert count_votes(sessions, pk) == 1
+
+
+def test_votes_required_two_waits_for_second_person(sessions):
+    pk = make_item(sessions)
+    first = vote(sessions, pk, "U1", required=2)
+    assert first.result is VoteResult.RECORDED and not first.resolved
+    second = vote(sessions, pk, "U2", label="legit", required=2)
+    assert second.resolved and second.resolved_label is None  # 1–1 tie stays unresolved
+    assert [v.user_id for v in second.votes] == ["U1", "U2"]
+
+
+@pytest.mark.parametrize("required", [1, 2, 3])
+def test_concurrent_clicks_record_exactly_votes_required(sessions, required):
+    pk = make_item(sessions)
+    users = [f"U{i}" for i in range(8)]
+    barrier = threading.Barrier(len(users))
+    results: list[VoteResult] = []
+
+    def click(user: str) -> None:
+        barrier.wait()
+        results.append(vote(sessions, pk, user, required=required).result)
+
+    threads = [threading.Thread(target=click, args=(u,)) for u in users]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results.count(VoteResult.RECORDED) == required
+    assert count_votes(sessions, pk) == required
+
+
+def test_undo_reopens_item_and_keeps_history(sessions):
+    pk = make_item(sessions)
+    outcome = vote(sessions, pk, "U1")
+    review_id = outcome.votes[0].review_id
+    with sessions.begin() as session:
+        assert undo_vote(session=session, review_id=review_id, user_id="U2", request_key="x",
+                         window=timedelta(minutes=5))[0] is UndoResult.NOT_YOURS
+        result, item = undo_vote(session=session, review_id=review_id, user_id="U1",
+                                 request_key="u1", window=timedelta(minutes=5))
+        assert result is UndoResult.UNDONE and item.resolved_at is None
+        assert active_votes(session=session, item_pk=pk) == ()
+        assert session.scalar(select(ReviewMessage.state)) == "posted"
+    assert count_votes(sessions, pk) == 2  # the vote and its undo
+    assert vote(sessions, pk, "U1", label="legit", key="again").resolved_label == "legit"
+
+
+def test_undo_after_window_is_refused(sessions):
+    pk = make_item(sessions)
+    review_id = vote(sessions, pk, "U1").votes[0].review_id
+    with sessions.begin() as session:
+        result, _ = undo_vote(session=session, review_id=review_id, user_id="U1",
+                              request_key="u", window=timedelta(seconds=0))
+    assert result is UndoResult.EXPIRED
+
+
+def test_majority():
+    from datetime import UTC, datetime
+
+    from storage.reviews import ActiveVote
+
+    at = datetime.now(UTC)
+    votes = tuple(ActiveVote(i, f"U{i}", label, at) for i, label in enumerate("aab"))
+    assert majority(votes) == "a"
+    assert majority(votes[1:]) is None
+    assert majority(()) is None
