@@ -1,4 +1,4 @@
-"""Errors of the bot layer, translated once at each boundary (HTTP status, Slack message, exit code)."""
+"""Errors of the bot layer, translated once at each boundary (HTTP, Slack, exit code)."""
 
 from __future__ import annotations
 

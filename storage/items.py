@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from storage.errors import ItemNotFound
-from storage.tables import Item, Prediction, ReviewMessage
+from storage.tables import Item, Prediction, Review, ReviewMessage
 
 
 @dataclass(frozen=True)
@@ -89,3 +89,29 @@ def get_item_by_pk(*, session: Session, item_pk: int, for_update: bool = False) 
     if item is None:
         raise ItemNotFound(f"#{item_pk}")
     return item
+
+
+def reviews_of(*, session: Session, item_pks: Sequence[int]) -> dict[int, list[Review]]:
+    """Every review row of these items, oldest first, grouped by item."""
+    grouped: dict[int, list[Review]] = {pk: [] for pk in item_pks}
+    if item_pks:
+        for review in session.scalars(
+            select(Review).where(Review.item_id.in_(list(item_pks))).order_by(Review.id)
+        ):
+            grouped[review.item_id].append(review)
+    return grouped
+
+
+def resolved_items(
+    *, session: Session, queue: str, after_pk: int = 0, limit: int = 500
+) -> list[Item]:
+    """A page of items with a resolved label, by primary key (for streaming exports)."""
+    return list(
+        session.scalars(
+            select(Item)
+            .where(Item.queue == queue, Item.id > after_pk, Item.resolved_label.is_not(None))
+            .order_by(Item.id)
+            .limit(limit)
+            .options(selectinload(Item.prediction).selectinload(Prediction.model_version))
+        )
+    )

@@ -164,3 +164,21 @@ def _resolve(*, session: Session, item: Item, label: str | None, at: datetime | 
         message.state = "resolved" if at is not None else "posted"
         message.resolved_at = at
     session.flush()
+
+
+def add_note(*, session: Session, item_pk: int, user_id: str, text: str, request_key: str) -> None:
+    """A reviewer's note on an item; it changes no vote."""
+    exists = session.scalar(
+        select(Review.id).where(Review.item_id == item_pk, Review.request_key == request_key)
+    )
+    if exists is None:
+        session.add(
+            Review(
+                item_id=item_pk,
+                user_id=user_id,
+                action="note",
+                note=text,
+                source="slack_modal",
+                request_key=request_key,
+            )
+        )

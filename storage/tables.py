@@ -135,7 +135,7 @@ class Review(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
     user_id: Mapped[str] = mapped_column(String(32))
-    action: Mapped[str] = mapped_column(String(8))  # vote | undo
+    action: Mapped[str] = mapped_column(String(8))  # vote | undo | note
     label: Mapped[str | None] = mapped_column(String(255))
     undoes_id: Mapped[int | None] = mapped_column(ForeignKey("reviews.id"))
     source: Mapped[str] = mapped_column(String(32))  # slack_button, slack_command, api, ...

@@ -32,9 +32,7 @@ def replace_examples(
     return len(rows)
 
 
-def examples(
-    *, session: Session, queue: str, split: str
-) -> tuple[list[dict[str, Any]], list[str]]:
+def examples(*, session: Session, queue: str, split: str) -> tuple[list[dict[str, Any]], list[str]]:
     rows = session.execute(
         select(TrainingExample.payload, TrainingExample.label)
         .where(TrainingExample.queue == queue, TrainingExample.split == split)

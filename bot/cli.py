@@ -1,0 +1,266 @@
+"""The `hitl` command. Thin commands whose docstrings are the help; logic lives elsewhere.
+
+Errors a user can act on (a bad config, an unknown queue, no model yet, a bad file) end the
+command with one line on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from pydantic import ValidationError
+
+from bot.errors import HitlError
+from bot.runtime import build_context, configure_logging
+from bot.settings import Settings
+from models.errors import ModelError
+from storage.errors import StorageError
+
+USER_ERRORS = (HitlError, ModelError, StorageError)
+
+
+class HitlGroup(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except USER_ERRORS as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]).upper() if first["loc"] else "environment"
+        raise HitlError(f"{name}: {first['msg']}") from None
+
+
+@click.group(cls=HitlGroup)
+@click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
+def main(verbose: bool) -> None:
+    """hitl-review-bot: people in the loop of a scikit-learn model, in Slack."""
+    configure_logging(logging.DEBUG if verbose else logging.INFO)
+
+
+@main.command()
+@click.option(
+    "--socket-mode",
+    is_flag=True,
+    help="Connect to Slack with SLACK_APP_TOKEN instead of serving a public URL.",
+)
+@click.option("--host", default="0.0.0.0", show_default=True, help="Interface to listen on.")
+def serve(socket_mode: bool, host: str) -> None:
+    """Serve Slack (POST /slack/events), the /v1 API, /healthz and /metrics, and deliver review
+    messages. Without SLACK_BOT_TOKEN it talks to a built-in Slack stand-in."""
+    from bot.server import serve as run
+
+    run(load_settings(), socket_mode=socket_mode, host=host)
+
+
+@main.command()
+def clock() -> None:
+    """Run the scheduler: retraining, digests, reminders and delivery retries."""
+    from bot.clock import run_clock
+
+    run_clock(load_settings())
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the migrations (the release step of a deploy)."""
+    from storage.db import make_engine
+    from storage.migrate import upgrade
+
+    engine = make_engine(load_settings().database_url)
+    upgrade(engine)
+    click.echo("database is up to date")
+
+
+@main.command()
+@click.argument("queue")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--label-column", default="label", show_default=True, help="Column holding the label."
+)
+@click.option(
+    "--random-state", default=0, show_default=True, help="Seed of the split and the model."
+)
+def train(queue: str, file: Path, label_column: str, random_state: int) -> None:
+    """Train QUEUE's first model from a labelled CSV (with a header) or JSONL FILE.
+
+    Every column but the label (and `id`) is a feature; a text queue reads the `text` column.
+    A fifth of the data is held out to measure the model and to guard every later retrain.
+    """
+    from models.datafiles import labelled_examples, read_records
+    from models.training import train_initial
+
+    ctx = build_context(load_settings())
+    q = ctx.config.queue(queue)
+    payloads, y = labelled_examples(
+        read_records(file), kind=q.kind, label_column=label_column, labels=q.labels
+    )
+    with ctx.sessions.begin() as session:
+        version = train_initial(
+            session=session,
+            queue=q.name,
+            kind=q.kind,
+            labels=q.labels,
+            payloads=payloads,
+            y=y,
+            random_state=random_state,
+        )
+        click.echo(f"trained {version.version} on {version.n_train} rows; held-out metrics:")
+        for name, value in version.metrics["holdout"].items():
+            if value is not None:
+                click.echo(
+                    f"  {name}: {value:.4f}" if isinstance(value, float) else f"  {name}: {value}"
+                )
+
+
+@main.command()
+@click.argument("queue")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--id-column", default="id", show_default=True)
+@click.option(
+    "--context-column",
+    "context_columns",
+    multiple=True,
+    help="Column shown to reviewers, not used by the model (repeatable).",
+)
+@click.option(
+    "--ignore-column",
+    "ignore_columns",
+    multiple=True,
+    help="Column to drop, e.g. a label (repeatable).",
+)
+@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 1000))
+def ingest(
+    queue: str,
+    file: Path,
+    id_column: str,
+    context_columns: tuple[str, ...],
+    ignore_columns: tuple[str, ...],
+    batch_size: int,
+) -> None:
+    """Score and route the items of a CSV or JSONL FILE, as the API would (idempotent on id)."""
+    from bot.ingest import ingest as ingest_batch
+    from bot.ingest import parse_batch
+    from models.datafiles import read_records, unlabelled_items
+
+    ctx = build_context(load_settings())
+    q = ctx.config.queue(queue)
+    items = unlabelled_items(
+        read_records(file),
+        kind=q.kind,
+        id_column=id_column,
+        context_columns=context_columns,
+        ignore_columns=ignore_columns,
+    )
+    routes: dict[str, int] = {"review": 0, "audit": 0, "auto": 0}
+    with click.progressbar(
+        length=len(items), label=f"ingesting into {q.name}", file=sys.stderr
+    ) as bar:
+        for start in range(0, len(items), batch_size):
+            chunk = items[start : start + batch_size]
+            for answer in ingest_batch(ctx, queue=q, items=parse_batch({"items": chunk}, queue=q)):
+                routes[answer.route] += 1
+            bar.update(len(chunk))
+    click.echo(f"{len(items)} items: " + ", ".join(f"{n} {r}" for r, n in routes.items()))
+
+
+@main.command()
+@click.argument("queue")
+def models(queue: str) -> None:
+    """List QUEUE's model versions (current one marked with *)."""
+    from storage.registry import list_versions
+
+    ctx = build_context(load_settings())
+    q = ctx.config.queue(queue)
+    with ctx.sessions.begin() as session:
+        versions = list_versions(session=session, queue=q.name)
+        if not versions:
+            click.echo(f"queue {q.name!r} has no model versions yet")
+        for v in versions:
+            holdout = v.metrics.get("holdout", {})
+            figures = " ".join(
+                f"{k}={val:.4f}" for k, val in holdout.items() if isinstance(val, float)
+            )
+            mark = "*" if v.state == "current" else " "
+            click.echo(f"{v.version}\t{mark} {v.state}\tn_train={v.n_train}\t{figures}")
+
+
+@main.command()
+@click.argument("queue")
+@click.argument("version")
+def rollback(queue: str, version: str) -> None:
+    """Make VERSION (as `hitl models` prints it) QUEUE's current model again."""
+    from storage.registry import set_current
+
+    ctx = build_context(load_settings())
+    q = ctx.config.queue(queue)
+    with ctx.sessions.begin() as session:
+        set_current(session=session, queue=q.name, version=version)
+    click.echo(f"{version} is current")
+
+
+@main.command()
+@click.argument("queue")
+def export(queue: str) -> None:
+    """Print QUEUE's resolved labels as JSON lines (the same rows as GET /v1/.../labels)."""
+    import json
+
+    from bot.item_views import label_rows
+
+    ctx = build_context(load_settings())
+    q = ctx.config.queue(queue)
+    for row in label_rows(ctx.sessions, queue=q.name):
+        click.echo(json.dumps(row))
+
+
+@main.command()
+@click.option(
+    "--items", "n_items", default=3000, show_default=True, help="Items streamed through the API."
+)
+@click.option(
+    "--seed-size",
+    default=2000,
+    show_default=True,
+    help="Labelled rows the first model is trained on.",
+)
+@click.option(
+    "--error-rate",
+    default=0.05,
+    show_default=True,
+    help="Share of wrong answers of the simulated reviewers.",
+)
+@click.option(
+    "--dataset", type=click.Choice(["fraud", "tweets"]), default="fraud", show_default=True
+)
+@click.option("--seed", default=0, show_default=True, help="Random seed.")
+def demo(n_items: int, seed_size: int, error_rate: float, dataset: str, seed: int) -> None:
+    """Run the whole loop on this machine, no Slack workspace needed: a Slack stand-in, the real
+    app, a first model trained on real data, items streamed through the API and simulated
+    reviewers clicking the buttons."""
+    from bot.demo import DemoOptions, run_demo
+
+    summary = run_demo(
+        DemoOptions(
+            n_items=n_items, seed_size=seed_size, error_rate=error_rate, dataset=dataset, seed=seed
+        )
+    )
+    click.echo(summary)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""`hitl clock`: placeholder replaced below."""

@@ -1,0 +1,297 @@
+"""`hitl demo`: the whole loop on one machine, with no Slack workspace.
+
+It starts the Slack stand-in, trains a first model on a real labelled data set that ships in a
+package, starts the real `hitl serve` as a child process, streams the rest of the data through
+the HTTP API, and lets simulated reviewers answer the posted messages from the ground truth
+(with a share of mistakes) through signed clicks, exactly as Slack would send them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+import httpx
+import numpy as np
+
+from bot.config import parse_config
+from bot.settings import Settings
+from bot.slack_standin.clicks import block_actions_payload, interactive_body, sign
+from bot.slack_standin.server import SlackStandin
+from models.datasets import Dataset, airline_sentiment, credit_card_fraud
+from models.training import train_initial
+from storage.db import make_engine, make_sessionmaker
+from storage.demo_figures import DemoFigures, demo_figures
+from storage.migrate import upgrade
+
+CHANNEL = "C0DEMOREVIEW"
+SIGNING_SECRET = "demo-signing-secret"
+API_TOKEN = "demo-api-token"
+REVIEWERS = ("U0ANALYST1", "U0ANALYST2", "U0ANALYST3")
+BATCH = 100
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    n_items: int = 3000
+    seed_size: int = 2000
+    error_rate: float = 0.05
+    dataset: str = "fraud"
+    seed: int = 0
+    max_open: int = 50
+    review_below: float = 0.9
+    audit_rate: float = 0.02
+    workdir: Path | None = None
+    answer_timeout: float = 60.0
+
+
+def _config_text(options: DemoOptions, data: Dataset) -> str:
+    labels = ", ".join(f'"{label}"' for label in data.labels)
+    return (
+        f"[queues.{_queue(options)}]\n"
+        f'kind = "{data.kind}"\n'
+        f'channel = "{CHANNEL}"\n'
+        f"labels = [{labels}]\n"
+        f"review_below = {options.review_below}\n"
+        f"audit_rate = {options.audit_rate}\n"
+        f"max_open = {options.max_open}\n"
+    )
+
+
+def _queue(options: DemoOptions) -> str:
+    return "fraud" if options.dataset == "fraud" else "tweets"
+
+
+def _load(options: DemoOptions) -> Dataset:
+    n = options.seed_size + options.n_items
+    if options.dataset == "fraud":
+        return credit_card_fraud(n=n, random_state=options.seed)
+    return airline_sentiment(n=n, random_state=options.seed)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Reviewers:
+    """Simulated reviewers: answer each posted message from the truth, wrong at ``error_rate``."""
+
+    def __init__(
+        self, *, standin: SlackStandin, events_url: str, truth: dict[str, str],
+        labels: tuple[str, ...], error_rate: float, seed: int,
+    ) -> None:
+        self.standin = standin
+        self.events_url = events_url
+        self.truth = truth
+        self.labels = labels
+        self.error_rate = error_rate
+        self.rng = np.random.default_rng(seed)
+        self.clicks = 0
+        self.mistakes = 0
+        self._seen = 0
+        self._pool = ThreadPoolExecutor(4, thread_name_prefix="reviewer")
+        self._http = httpx.Client(timeout=10)
+        self._lock = threading.Lock()
+
+    def answer_new_messages(self) -> int:
+        posts = self.standin.calls_to("chat.postMessage")[self._seen :]
+        self._seen += len(posts)
+        for call in posts:
+            meta = call.params.get("metadata") or {}
+            item_id = (meta.get("event_payload") or {}).get("item_id")
+            if item_id is None or "thread_ts" in call.params:
+                continue
+            truth = self.truth[item_id]
+            answer = truth
+            if self.rng.random() < self.error_rate:
+                answer = self.rng.choice([label for label in self.labels if label != truth])
+                self.mistakes += 1
+            user = REVIEWERS[int(self.rng.integers(len(REVIEWERS)))]
+            message = self.standin.message(call.params["channel"], call.response["ts"])
+            self._pool.submit(self._click, user, call.params["channel"], message, str(answer))
+        return len(posts)
+
+    def _click(self, user: str, channel: str, message: dict[str, Any], answer: str) -> None:
+        index = self.labels.index(answer)
+        action = _vote_action(message, index)
+        payload = block_actions_payload(user_id=user, channel=channel, message=message, action=action)
+        body = interactive_body(payload)
+        headers = {**sign(body, signing_secret=SIGNING_SECRET),
+                   "Content-Type": "application/x-www-form-urlencoded"}
+        response = self._http.post(self.events_url, content=body, headers=headers)
+        response.raise_for_status()
+        with self._lock:
+            self.clicks += 1
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+        self._http.close()
+
+
+def _vote_action(message: dict[str, Any], label_index: int) -> dict[str, Any]:
+    """The button (or select option) of ``message`` that answers ``label_index``."""
+    for block in message.get("blocks") or []:
+        for element in block.get("elements") or []:
+            if not str(element.get("action_id", "")).startswith("hitl_vote"):
+                continue
+            if element.get("type") == "button" and element["value"].endswith(f":{label_index}"):
+                return {**element, "block_id": block.get("block_id", "")}
+            for option in element.get("options") or []:
+                if option["value"].endswith(f":{label_index}"):
+                    return {**element, "block_id": block.get("block_id", ""),
+                            "selected_option": option}
+    raise LookupError(f"no vote button for label #{label_index}")
+
+
+def run_demo(options: DemoOptions) -> str:
+    started = time.monotonic()
+    for noisy in ("httpx", "bot.slack_standin", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    workdir = options.workdir or Path(tempfile.mkdtemp(prefix="hitl-demo-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    database_url = f"sqlite:///{workdir / 'hitl-demo.db'}"
+    queue = _queue(options)
+
+    click.echo(f"loading the {options.dataset} data set…", err=True)
+    data = _load(options)
+    n_seed = min(options.seed_size, len(data.y) // 2)
+    config_path = workdir / "hitl.toml"
+    config_path.write_text(_config_text(options, data))
+    config = parse_config(config_path.read_text(), source=str(config_path))
+
+    engine = make_engine(database_url)
+    upgrade(engine)
+    sessions = make_sessionmaker(engine)
+    with sessions.begin() as session:
+        version = train_initial(
+            session=session, queue=queue, kind=data.kind, labels=data.labels,
+            payloads=data.payloads[:n_seed], y=data.y[:n_seed], random_state=options.seed,
+        )
+        first_version = version.version
+    click.echo(f"trained {first_version} on {n_seed} labelled rows ({data.note})", err=True)
+
+    with SlackStandin() as standin:
+        standin.add_channel(CHANNEL, "fraud-review")
+        port = _free_port()
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "HITL_CONFIG": str(config_path),
+            "SLACK_BOT_TOKEN": standin.bot_token,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": standin.api_url,
+            "HITL_API_TOKEN": API_TOKEN,
+            "PORT": str(port),
+        }
+        log = (workdir / "serve.log").open("w")
+        server = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1"],
+            env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            _wait_healthy(base, server)
+            truth = dict(zip(data.ids, data.y, strict=True))
+            reviewers = Reviewers(
+                standin=standin, events_url=f"{base}/slack/events", truth=truth,
+                labels=data.labels, error_rate=options.error_rate, seed=options.seed,
+            )
+            routes = _stream(base, queue, data, n_seed, reviewers)
+            expected = routes["review"] + routes["audit"]
+            _wait_for_answers(reviewers, expected, options.answer_timeout)
+            reviewers.close()
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+            log.close()
+    figures = demo_figures(sessions=sessions, queue=queue, truth=truth)
+    return _summary(options, data, n_seed, first_version, routes, reviewers, figures,
+                    time.monotonic() - started, workdir)
+
+
+def _wait_healthy(base: str, server: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError("hitl serve exited at start; see serve.log in the demo folder")
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"hitl serve did not become healthy within {timeout:.0f} s")
+
+
+def _stream(
+    base: str, queue: str, data: Dataset, start: int, reviewers: Reviewers
+) -> dict[str, int]:
+    routes = {"review": 0, "audit": 0, "auto": 0}
+    headers = {"Authorization": f"Bearer {API_TOKEN}"}
+    total = len(data.y) - start
+    with httpx.Client(base_url=base, headers=headers, timeout=30) as http, click.progressbar(
+        length=total, label="streaming items", file=sys.stderr
+    ) as bar:
+        for offset in range(start, len(data.y), BATCH):
+            end = min(offset + BATCH, len(data.y))
+            items = [
+                {"id": data.ids[i], **data.payloads[i]} for i in range(offset, end)
+            ]
+            response = http.post(f"/v1/queues/{queue}/items", json={"items": items})
+            response.raise_for_status()
+            for answer in response.json()["items"]:
+                routes[answer["route"]] += 1
+            reviewers.answer_new_messages()
+            bar.update(end - offset)
+    return routes
+
+
+def _wait_for_answers(reviewers: Reviewers, expected: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    with click.progressbar(length=expected, label="reviewers answering", file=sys.stderr) as bar:
+        done = 0
+        while done < expected and time.monotonic() < deadline:
+            reviewers.answer_new_messages()
+            now_done = min(reviewers.clicks, expected)
+            bar.update(now_done - done)
+            done = now_done
+            time.sleep(0.05)
+
+
+def _summary(
+    options: DemoOptions, data: Dataset, n_seed: int, first_version: str, routes: dict[str, int],
+    reviewers: Reviewers, figures: DemoFigures, elapsed: float, workdir: Path,
+) -> str:
+    streamed = sum(routes.values())
+    pct = lambda n, d: f"{100 * n / d:.1f}%" if d else "n/a"  # noqa: E731
+    lines = [
+        "",
+        f"hitl demo — {data.name} ({data.note})",
+        f"  first model        {first_version}, trained on {n_seed} labelled rows",
+        f"  items streamed     {streamed} through POST /v1/queues/{_queue(options)}/items",
+        f"  routed             review {routes['review']} · audit {routes['audit']} · "
+        f"auto {routes['auto']}",
+        f"  messages posted    {figures.posted} (at most {options.max_open} open at once)",
+        f"  answers recorded   {figures.votes} from {reviewers.clicks} clicks "
+        f"({reviewers.mistakes} deliberate reviewer mistakes, {options.error_rate:.0%})",
+        f"  model corrected    {figures.corrected} of {figures.resolved} answered items "
+        f"({pct(figures.corrected, figures.resolved)})",
+        f"  model right        {pct(figures.auto_right, figures.auto_total)} of automatic "
+        f"decisions (ground truth), {pct(figures.reviewed_right, figures.reviewed_total)} "
+        "of the items sent to people",
+        f"  took               {elapsed:.1f} s; database and logs in {workdir}",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,64 @@
+"""`hitl serve`: the web process (HTTP or Socket Mode) with its deliverer thread."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from contextlib import ExitStack
+
+import uvicorn
+
+from bot.delivery import Deliverer
+from bot.errors import ConfigError
+from bot.runtime import build_context
+from bot.settings import Settings
+from bot.slack_app import build_bolt_app
+from bot.web import build_web_app
+
+logger = logging.getLogger(__name__)
+
+STANDIN_SIGNING_SECRET = "standin-signing-secret"
+
+
+def serve(settings: Settings, *, socket_mode: bool = False, host: str = "0.0.0.0") -> None:
+    with ExitStack() as stack:
+        token, api_url = None, None
+        signing_secret = (
+            settings.slack_signing_secret.get_secret_value()
+            if settings.slack_signing_secret
+            else None
+        )
+        if settings.uses_slack_standin:
+            from bot.slack_standin.server import SlackStandin
+
+            standin = stack.enter_context(SlackStandin())
+            token, api_url = standin.bot_token, standin.api_url
+            signing_secret = signing_secret or STANDIN_SIGNING_SECRET
+            logger.warning(
+                "SLACK_BOT_TOKEN is not set: using the built-in Slack stand-in at %s", api_url
+            )
+        elif signing_secret is None and not socket_mode:
+            raise ConfigError("SLACK_SIGNING_SECRET: required with SLACK_BOT_TOKEN")
+        if settings.hitl_api_token is None:
+            logger.warning("HITL_API_TOKEN is not set: the /v1 API refuses every call")
+
+        ctx = build_context(settings, token=token, api_url=api_url)
+        bolt = build_bolt_app(ctx, signing_secret=signing_secret or "")
+        deliverer = Deliverer(ctx)
+        stop = threading.Event()
+        worker = threading.Thread(target=deliverer.run_forever, args=(stop,), name="deliverer")
+        worker.start()
+        stack.callback(worker.join)
+        stack.callback(stop.set)
+        web = build_web_app(ctx, bolt, delivery_alive=lambda: deliverer.alive)
+
+        if socket_mode:
+            from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+            if settings.slack_app_token is None:
+                raise ConfigError("SLACK_APP_TOKEN: required for --socket-mode")
+            handler = SocketModeHandler(bolt, settings.slack_app_token.get_secret_value())
+            handler.connect()
+            stack.callback(handler.close)
+        logger.info("serving on %s:%s", host, settings.port)
+        uvicorn.run(web, host=host, port=settings.port, log_level="warning")

@@ -1,0 +1,221 @@
+"""Honest accuracy figures: weighted estimates from audit answers, and agreement statistics.
+
+People only see two kinds of items: the uncertain ones (always) and a random audit sample of the
+confident ones (each with the queue's ``audit_rate``). The automatic decisions are the confident
+items nobody saw, so their accuracy can only be *estimated*, from the audit answers. Each audit
+answer stands for ``1 / sampling_probability`` confident items (Horvitz–Thompson weights); the
+estimate is the Hájek ratio ``sum(w * correct) / sum(w)``, which stays unbiased (to first order)
+when ``audit_rate`` changed during the period and needs no population count.
+
+The 95% interval is a Wilson score interval on the *effective* sample size. The effective size
+is Kish's ``(sum w)**2 / sum(w**2)`` (equal to ``n`` when all weights are equal, the usual case:
+one ``audit_rate`` per queue), lowered further when the linearized variance of the ratio
+estimator says the errors sit on heavy weights (``n* = p(1-p) / var``, as Korn & Graubard do for
+survey proportions). Wilson rather than the plain normal interval because accuracies of automatic
+decisions sit near 1, where the normal interval collapses to zero width after a run of correct
+answers ("100% ± 0%" from 30 audits); Wilson then still says "at least ~89%".
+
+Nothing here invents a number: with no answers an ``Estimate`` has ``n == 0`` and ``None``
+values, which the digest shows as "not measured", never as 0%.
+
+Audit answers are what reviewers said, so the estimate measures agreement with reviewers: when
+reviewers err, accuracy is underestimated by about their error rate. Outcomes (late ground truth)
+are the check on that, per reviewer, with ``reviewer_accuracy``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+#: Two-sided 95% normal quantile.
+Z95 = 1.959963984540054
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A proportion with its 95% interval; all ``None`` when ``n == 0`` ("not measured")."""
+
+    value: float | None
+    low: float | None
+    high: float | None
+    #: Answers the estimate rests on.
+    n: int
+
+    @classmethod
+    def unmeasured(cls) -> Estimate:
+        return cls(value=None, low=None, high=None, n=0)
+
+
+@dataclass(frozen=True)
+class AuditAnswer:
+    """One answered audit item: the model's label, the people's label, and how it was drawn."""
+
+    predicted: str
+    truth: str
+    #: Probability that this item was sent to people (the queue's ``audit_rate`` at the time).
+    sampling_probability: float
+
+
+class Vote(NamedTuple):
+    """One reviewer's answer on one item."""
+
+    user: str
+    item_id: str
+    label: str
+
+
+def wilson_interval(p: float, n: float, *, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval of a proportion ``p`` observed on (effectively) ``n`` trials."""
+    if n <= 0:
+        raise ValueError(f"n must be positive, got {n!r}")
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"p must be within [0, 1], got {p!r}")
+    z2 = z * z
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def weighted_proportion(hits: Sequence[bool], weights: Sequence[float]) -> Estimate:
+    """Hájek estimate of a proportion from weighted observations, with a 95% Wilson interval.
+
+    ``weights`` are inverse sampling probabilities (any positive scale works: only ratios
+    matter). See the module docstring for the effective sample size.
+    """
+    if len(hits) != len(weights):
+        raise ValueError(f"{len(hits)} observations but {len(weights)} weights")
+    n = len(hits)
+    if n == 0:
+        return Estimate.unmeasured()
+    if any(not (w > 0 and math.isfinite(w)) for w in weights):
+        raise ValueError("weights must be positive and finite")
+    total = math.fsum(weights)
+    p = min(1.0, max(0.0, math.fsum(w for h, w in zip(hits, weights, strict=True) if h) / total))
+    kish = total * total / math.fsum(w * w for w in weights)
+    n_eff = kish
+    if 0.0 < p < 1.0 and n > 1:
+        # Linearized variance of the ratio estimator (with-replacement approximation).
+        residuals = math.fsum(
+            (w * ((1.0 if h else 0.0) - p)) ** 2 for h, w in zip(hits, weights, strict=True)
+        )
+        variance = residuals / (total * total) * n / (n - 1)
+        if variance > 0:
+            n_eff = min(kish, p * (1 - p) / variance)
+    low, high = wilson_interval(p, n_eff)
+    return Estimate(value=p, low=min(low, p), high=max(high, p), n=n)
+
+
+def _check_probability(answer: AuditAnswer) -> float:
+    p = answer.sampling_probability
+    if not 0.0 < p <= 1.0:
+        raise ValueError(f"sampling_probability must be within (0, 1], got {p!r}")
+    return 1.0 / p
+
+
+def automatic_accuracy(audits: Sequence[AuditAnswer]) -> Estimate:
+    """Accuracy of the automatic decisions, estimated from the audit sample.
+
+    Pass the answers of items routed to *audit* only: an item below ``review_below`` was always
+    shown to people and says nothing about the decisions nobody saw.
+    """
+    weights = [_check_probability(a) for a in audits]
+    return weighted_proportion([a.predicted == a.truth for a in audits], weights)
+
+
+def positive_precision_recall(
+    audits: Sequence[AuditAnswer], positive: str
+) -> tuple[Estimate, Estimate]:
+    """(precision, recall) of the automatic decisions for the ``positive`` label.
+
+    Precision: of the items the model called ``positive``, the weighted share that were.
+    Recall: of the items that were ``positive``, the weighted share the model called so. Each
+    rests only on the audits in its denominator, so either can be unmeasured on its own.
+    """
+    weights = [_check_probability(a) for a in audits]
+    called = [(a, w) for a, w in zip(audits, weights, strict=True) if a.predicted == positive]
+    actual = [(a, w) for a, w in zip(audits, weights, strict=True) if a.truth == positive]
+    precision = weighted_proportion([a.truth == positive for a, _ in called], [w for _, w in called])
+    recall = weighted_proportion([a.predicted == positive for a, _ in actual], [w for _, w in actual])
+    return precision, recall
+
+
+def cohens_kappa(pairs: Sequence[tuple[Hashable, Hashable]]) -> float | None:
+    """Cohen's kappa of two raters, from (first rater's label, second rater's label) pairs.
+
+    ``None`` when there are no pairs or when chance agreement is already perfect (both raters
+    always gave one same label), where kappa is 0/0.
+    """
+    n = len(pairs)
+    if n == 0:
+        return None
+    observed = sum(a == b for a, b in pairs) / n
+    first = Counter(a for a, _ in pairs)
+    second = Counter(b for _, b in pairs)
+    expected = sum(first[c] * second[c] for c in first) / (n * n)
+    if math.isclose(expected, 1.0):
+        return None
+    return (observed - expected) / (1 - expected)
+
+
+def fleiss_kappa(table: Sequence[Sequence[int]]) -> float | None:
+    """Fleiss' kappa from an items × categories table of rating counts.
+
+    Every item must have been rated by the same number of raters (at least two). ``None`` when
+    the table is empty or every rating falls in one category (kappa is 0/0).
+    """
+    if not table:
+        return None
+    raters = {sum(row) for row in table}
+    if len(raters) != 1:
+        raise ValueError(f"every item needs the same number of ratings, got {sorted(raters)}")
+    m = raters.pop()
+    if m < 2:
+        raise ValueError(f"Fleiss' kappa needs at least 2 ratings per item, got {m}")
+    if any(count < 0 for row in table for count in row):
+        raise ValueError("rating counts must not be negative")
+    n_items = len(table)
+    per_item = [(sum(c * c for c in row) - m) / (m * (m - 1)) for row in table]
+    p_bar = sum(per_item) / n_items
+    shares = [sum(col) / (n_items * m) for col in zip(*table, strict=True)]
+    p_e = sum(s * s for s in shares)
+    if math.isclose(p_e, 1.0):
+        return None
+    return (p_bar - p_e) / (1 - p_e)
+
+
+def rating_table(votes_per_item: Sequence[Sequence[str]], categories: Sequence[str]) -> list[list[int]]:
+    """Items × categories counts for ``fleiss_kappa`` from each item's list of labels."""
+    index = {c: j for j, c in enumerate(categories)}
+    table = []
+    for labels in votes_per_item:
+        row = [0] * len(categories)
+        for label in labels:
+            if label not in index:
+                raise ValueError(f"label {label!r} is not one of {list(categories)}")
+            row[index[label]] += 1
+        table.append(row)
+    return table
+
+
+def reviewer_accuracy(
+    votes: Sequence[Vote | tuple[str, str, str]], outcomes: Mapping[str, str]
+) -> dict[str, Estimate]:
+    """Each reviewer's accuracy against outcomes (late ground truth), with a Wilson interval.
+
+    ``votes`` are ``(user, item_id, label)``; ``outcomes`` maps item id to the true label. A
+    reviewer none of whose items has an outcome gets an unmeasured ``Estimate``.
+    """
+    hits: dict[str, list[bool]] = defaultdict(list)
+    users: list[str] = []
+    for user, item_id, label in votes:
+        if user not in hits:
+            users.append(user)
+            hits[user] = []
+        truth = outcomes.get(item_id)
+        if truth is not None:
+            hits[user].append(label == truth)
+    return {user: weighted_proportion(hits[user], [1.0] * len(hits[user])) for user in users}
