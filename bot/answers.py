@@ -98,17 +98,24 @@ def current_votes(ctx: AppContext, item_pk: int) -> tuple[Item, tuple[ActiveVote
         return item, active_votes(session=session, item_pk=item_pk)
 
 
-def refresh_message(ctx: AppContext, item_pk: int, *, attempts: int = 3) -> None:
+def refresh_message(
+    ctx: AppContext, item_pk: int, *, where: tuple[str, str] | None = None, attempts: int = 3
+) -> None:
     """Re-render the item's message from the database: whatever order concurrent clicks
-    finish in, the last update shows the stored state."""
+    finish in, the last update shows the stored state.
+
+    ``where`` is the (channel, ts) the click came from: a click can arrive before the
+    deliverer has recorded the ts of the message it just posted.
+    """
     for attempt in range(attempts):
         item, votes = current_votes(ctx, item_pk)
         message = item.message
-        if message is None or message.ts is None:
+        if where is None and (message is None or message.ts is None):
             return
+        channel, ts = where or (message.channel, message.ts)  # type: ignore[union-attr]
         text, blocks = render(item, ctx.config.queue(item.queue), votes, now=utcnow())
         try:
-            ctx.client.chat_update(channel=message.channel, ts=message.ts, text=text, blocks=blocks)
+            ctx.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
             return
         except SlackApiError as exc:
             if exc.response.status_code == 429 and attempt + 1 < attempts:

@@ -26,7 +26,6 @@ import httpx
 import numpy as np
 
 from bot.config import parse_config
-from bot.settings import Settings
 from bot.slack_standin.clicks import block_actions_payload, interactive_body, sign
 from bot.slack_standin.server import SlackStandin
 from models.datasets import Dataset, airline_sentiment, credit_card_fraud
@@ -90,8 +89,14 @@ class Reviewers:
     """Simulated reviewers: answer each posted message from the truth, wrong at ``error_rate``."""
 
     def __init__(
-        self, *, standin: SlackStandin, events_url: str, truth: dict[str, str],
-        labels: tuple[str, ...], error_rate: float, seed: int,
+        self,
+        *,
+        standin: SlackStandin,
+        events_url: str,
+        truth: dict[str, str],
+        labels: tuple[str, ...],
+        error_rate: float,
+        seed: int,
     ) -> None:
         self.standin = standin
         self.events_url = events_url
@@ -112,7 +117,7 @@ class Reviewers:
         for call in posts:
             meta = call.params.get("metadata") or {}
             item_id = (meta.get("event_payload") or {}).get("item_id")
-            if item_id is None or "thread_ts" in call.params:
+            if item_id is None or "thread_ts" in call.params or not call.response.get("ok"):
                 continue
             truth = self.truth[item_id]
             answer = truth
@@ -127,10 +132,14 @@ class Reviewers:
     def _click(self, user: str, channel: str, message: dict[str, Any], answer: str) -> None:
         index = self.labels.index(answer)
         action = _vote_action(message, index)
-        payload = block_actions_payload(user_id=user, channel=channel, message=message, action=action)
+        payload = block_actions_payload(
+            user_id=user, channel=channel, message=message, action=action
+        )
         body = interactive_body(payload)
-        headers = {**sign(body, signing_secret=SIGNING_SECRET),
-                   "Content-Type": "application/x-www-form-urlencoded"}
+        headers = {
+            **sign(body, signing_secret=SIGNING_SECRET),
+            "Content-Type": "application/x-www-form-urlencoded",
+        }
         response = self._http.post(self.events_url, content=body, headers=headers)
         response.raise_for_status()
         with self._lock:
@@ -151,8 +160,11 @@ def _vote_action(message: dict[str, Any], label_index: int) -> dict[str, Any]:
                 return {**element, "block_id": block.get("block_id", "")}
             for option in element.get("options") or []:
                 if option["value"].endswith(f":{label_index}"):
-                    return {**element, "block_id": block.get("block_id", ""),
-                            "selected_option": option}
+                    return {
+                        **element,
+                        "block_id": block.get("block_id", ""),
+                        "selected_option": option,
+                    }
     raise LookupError(f"no vote button for label #{label_index}")
 
 
@@ -177,8 +189,13 @@ def run_demo(options: DemoOptions) -> str:
     sessions = make_sessionmaker(engine)
     with sessions.begin() as session:
         version = train_initial(
-            session=session, queue=queue, kind=data.kind, labels=data.labels,
-            payloads=data.payloads[:n_seed], y=data.y[:n_seed], random_state=options.seed,
+            session=session,
+            queue=queue,
+            kind=data.kind,
+            labels=data.labels,
+            payloads=data.payloads[:n_seed],
+            y=data.y[:n_seed],
+            random_state=options.seed,
         )
         first_version = version.version
     click.echo(f"trained {first_version} on {n_seed} labelled rows ({data.note})", err=True)
@@ -199,15 +216,21 @@ def run_demo(options: DemoOptions) -> str:
         log = (workdir / "serve.log").open("w")
         server = subprocess.Popen(
             [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1"],
-            env=env, stdout=log, stderr=subprocess.STDOUT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         base = f"http://127.0.0.1:{port}"
         try:
             _wait_healthy(base, server)
             truth = dict(zip(data.ids, data.y, strict=True))
             reviewers = Reviewers(
-                standin=standin, events_url=f"{base}/slack/events", truth=truth,
-                labels=data.labels, error_rate=options.error_rate, seed=options.seed,
+                standin=standin,
+                events_url=f"{base}/slack/events",
+                truth=truth,
+                labels=data.labels,
+                error_rate=options.error_rate,
+                seed=options.seed,
             )
             routes = _stream(base, queue, data, n_seed, reviewers)
             expected = routes["review"] + routes["audit"]
@@ -218,8 +241,17 @@ def run_demo(options: DemoOptions) -> str:
             server.wait(timeout=10)
             log.close()
     figures = demo_figures(sessions=sessions, queue=queue, truth=truth)
-    return _summary(options, data, n_seed, first_version, routes, reviewers, figures,
-                    time.monotonic() - started, workdir)
+    return _summary(
+        options,
+        data,
+        n_seed,
+        first_version,
+        routes,
+        reviewers,
+        figures,
+        time.monotonic() - started,
+        workdir,
+    )
 
 
 def _wait_healthy(base: str, server: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
@@ -242,14 +274,13 @@ def _stream(
     routes = {"review": 0, "audit": 0, "auto": 0}
     headers = {"Authorization": f"Bearer {API_TOKEN}"}
     total = len(data.y) - start
-    with httpx.Client(base_url=base, headers=headers, timeout=30) as http, click.progressbar(
-        length=total, label="streaming items", file=sys.stderr
-    ) as bar:
+    with (
+        httpx.Client(base_url=base, headers=headers, timeout=30) as http,
+        click.progressbar(length=total, label="streaming items", file=sys.stderr) as bar,
+    ):
         for offset in range(start, len(data.y), BATCH):
             end = min(offset + BATCH, len(data.y))
-            items = [
-                {"id": data.ids[i], **data.payloads[i]} for i in range(offset, end)
-            ]
+            items = [{"id": data.ids[i], **data.payloads[i]} for i in range(offset, end)]
             response = http.post(f"/v1/queues/{queue}/items", json={"items": items})
             response.raise_for_status()
             for answer in response.json()["items"]:
@@ -272,8 +303,15 @@ def _wait_for_answers(reviewers: Reviewers, expected: int, timeout: float) -> No
 
 
 def _summary(
-    options: DemoOptions, data: Dataset, n_seed: int, first_version: str, routes: dict[str, int],
-    reviewers: Reviewers, figures: DemoFigures, elapsed: float, workdir: Path,
+    options: DemoOptions,
+    data: Dataset,
+    n_seed: int,
+    first_version: str,
+    routes: dict[str, int],
+    reviewers: Reviewers,
+    figures: DemoFigures,
+    elapsed: float,
+    workdir: Path,
 ) -> str:
     streamed = sum(routes.values())
     pct = lambda n, d: f"{100 * n / d:.1f}%" if d else "n/a"  # noqa: E731

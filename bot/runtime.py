@@ -19,6 +19,7 @@ SLACK_TIMEOUT_SECONDS = 10
 
 
 def configure_logging(level: int = logging.INFO) -> None:
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     logging.basicConfig(
         level=level,
         stream=sys.stdout,

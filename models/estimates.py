@@ -7,13 +7,16 @@ answer stands for ``1 / sampling_probability`` confident items (Horvitz–Thomps
 estimate is the Hájek ratio ``sum(w * correct) / sum(w)``, which stays unbiased (to first order)
 when ``audit_rate`` changed during the period and needs no population count.
 
-The 95% interval is a Wilson score interval on the *effective* sample size. The effective size
-is Kish's ``(sum w)**2 / sum(w**2)`` (equal to ``n`` when all weights are equal, the usual case:
-one ``audit_rate`` per queue), lowered further when the linearized variance of the ratio
-estimator says the errors sit on heavy weights (``n* = p(1-p) / var``, as Korn & Graubard do for
-survey proportions). Wilson rather than the plain normal interval because accuracies of automatic
-decisions sit near 1, where the normal interval collapses to zero width after a run of correct
-answers ("100% ± 0%" from 30 audits); Wilson then still says "at least ~89%".
+The 95% interval is a Wilson score interval on an *effective* sample size, the way Korn &
+Graubard treat survey proportions: ``n* = p(1-p) / var``, with ``var`` the linearized variance of
+the ratio estimator, capped at the number of answers ``n``. With equal weights (the usual case:
+one ``audit_rate`` per queue) ``n* == n`` and this is the textbook Wilson interval; with unequal
+weights it widens when the errors sit on heavily weighted answers, which Kish's
+``(sum w)**2 / sum(w**2)`` alone cannot see. When every answer agrees (``p`` is 0 or 1, the
+variance is 0) Kish's size is used. Wilson rather than the plain normal interval because
+accuracies of automatic decisions sit near 1, where the normal interval collapses to zero width
+after a run of correct answers ("100% ± 0%" from 30 audits); Wilson still says "at least 89%".
+Seeded simulations in ``tests/models/test_estimates.py`` check its coverage.
 
 Nothing here invents a number: with no answers an ``Estimate`` has ``n == 0`` and ``None``
 values, which the digest shows as "not measured", never as 0%.
@@ -97,14 +100,15 @@ def weighted_proportion(hits: Sequence[bool], weights: Sequence[float]) -> Estim
     p = min(1.0, max(0.0, math.fsum(w for h, w in zip(hits, weights, strict=True) if h) / total))
     kish = total * total / math.fsum(w * w for w in weights)
     n_eff = kish
-    if 0.0 < p < 1.0 and n > 1:
-        # Linearized variance of the ratio estimator (with-replacement approximation).
+    if 0.0 < p < 1.0:
+        # Linearized variance of the ratio estimator (with-replacement approximation); with
+        # equal weights it is p(1-p)/n, so n* == n and the interval is the textbook Wilson one.
         residuals = math.fsum(
             (w * ((1.0 if h else 0.0) - p)) ** 2 for h, w in zip(hits, weights, strict=True)
         )
-        variance = residuals / (total * total) * n / (n - 1)
+        variance = residuals / (total * total)
         if variance > 0:
-            n_eff = min(kish, p * (1 - p) / variance)
+            n_eff = min(float(n), p * (1 - p) / variance)
     low, high = wilson_interval(p, n_eff)
     return Estimate(value=p, low=min(low, p), high=max(high, p), n=n)
 
@@ -138,8 +142,12 @@ def positive_precision_recall(
     weights = [_check_probability(a) for a in audits]
     called = [(a, w) for a, w in zip(audits, weights, strict=True) if a.predicted == positive]
     actual = [(a, w) for a, w in zip(audits, weights, strict=True) if a.truth == positive]
-    precision = weighted_proportion([a.truth == positive for a, _ in called], [w for _, w in called])
-    recall = weighted_proportion([a.predicted == positive for a, _ in actual], [w for _, w in actual])
+    precision = weighted_proportion(
+        [a.truth == positive for a, _ in called], [w for _, w in called]
+    )
+    recall = weighted_proportion(
+        [a.predicted == positive for a, _ in actual], [w for _, w in actual]
+    )
     return precision, recall
 
 
@@ -187,7 +195,9 @@ def fleiss_kappa(table: Sequence[Sequence[int]]) -> float | None:
     return (p_bar - p_e) / (1 - p_e)
 
 
-def rating_table(votes_per_item: Sequence[Sequence[str]], categories: Sequence[str]) -> list[list[int]]:
+def rating_table(
+    votes_per_item: Sequence[Sequence[str]], categories: Sequence[str]
+) -> list[list[int]]:
     """Items × categories counts for ``fleiss_kappa`` from each item's list of labels."""
     index = {c: j for j, c in enumerate(categories)}
     table = []

@@ -28,6 +28,14 @@ from storage.reviews import UndoResult, VoteResult
 logger = logging.getLogger(__name__)
 
 
+def _where(body: dict[str, Any]) -> tuple[str, str] | None:
+    """The (channel, ts) of the message that was clicked, as Slack reports it."""
+    container = body.get("container") or {}
+    if container.get("type") == "message" and not container.get("is_ephemeral"):
+        return container["channel_id"], container["message_ts"]
+    return None
+
+
 def register(app: App, ctx: AppContext, directory: ReviewerDirectory) -> None:
     def on_vote(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         ack()
@@ -50,7 +58,7 @@ def register(app: App, ctx: AppContext, directory: ReviewerDirectory) -> None:
             request_key=f"{user}:{action['action_ts']}",
         )
         if outcome.result is VoteResult.RECORDED:
-            answers.refresh_message(ctx, item_pk)
+            answers.refresh_message(ctx, item_pk, where=_where(body))
         elif outcome.result is VoteResult.ALREADY_RESOLVED:
             votes = tuple(Vote(v.user_id, v.label, v.at, v.review_id) for v in outcome.votes)
             client.chat_postEphemeral(channel=channel, user=user, text=already_answered_text(votes))
@@ -64,7 +72,7 @@ def register(app: App, ctx: AppContext, directory: ReviewerDirectory) -> None:
             ctx, review_id=review_id, user_id=user, request_key=f"{user}:{action['action_ts']}"
         )
         if result is UndoResult.UNDONE:
-            answers.refresh_message(ctx, answers.item_of_review(ctx, review_id))
+            answers.refresh_message(ctx, answers.item_of_review(ctx, review_id), where=_where(body))
         elif result is UndoResult.NOT_YOURS:
             client.chat_postEphemeral(channel=channel, user=user, text=undo_not_yours_text())
         elif result is UndoResult.EXPIRED:

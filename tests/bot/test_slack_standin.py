@@ -453,7 +453,7 @@ def test_complete_refuses_files_never_uploaded(client: WebClient, issued: bool) 
         ticket = client.files_getUploadURLExternal(filename="a.txt", length=3)
         assert ticket["upload_url"].endswith(f"/upload/{ticket['file_id']}")
         file_id = ticket["file_id"]
-    files = [{"id": file_id, "title": "a"}]
+    files: list[dict[str, str | None]] = [{"id": file_id, "title": "a"}]
     answer = slack_error(
         lambda: client.files_completeUploadExternal(files=files, channel_id=CHANNEL)
     )

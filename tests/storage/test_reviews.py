@@ -18,13 +18,27 @@ from storage.tables import Review, ReviewMessage
 def make_item(sessions: sessionmaker[Session], external_id: str = "t-1") -> int:
     with sessions.begin() as session:
         version = add_version(
-            session=session, queue="fraud", kind="tabular", artifact=b"x", sha256="0" * 64,
-            labels=["legit", "fraud"], n_train=10, metrics={}, info={}, make_current=True,
+            session=session,
+            queue="fraud",
+            kind="tabular",
+            artifact=b"x",
+            sha256="0" * 64,
+            labels=["legit", "fraud"],
+            n_train=10,
+            metrics={},
+            info={},
+            make_current=True,
         )
         [item] = add_items(
-            session=session, queue="fraud", channel="C1", model_version_id=version.id,
-            items=[NewItem(external_id, {"features": {"amount": 1}}, {}, "fraud", 0.6,
-                           "review", 1.0, 0.4)],
+            session=session,
+            queue="fraud",
+            channel="C1",
+            model_version_id=version.id,
+            items=[
+                NewItem(
+                    external_id, {"features": {"amount": 1}}, {}, "fraud", 0.6, "review", 1.0, 0.4
+                )
+            ],
         )
         item.message.state = "posted"  # type: ignore[union-attr]
         return item.id
@@ -33,8 +47,12 @@ def make_item(sessions: sessionmaker[Session], external_id: str = "t-1") -> int:
 def vote(sessions, item_pk, user, label="fraud", key=None, required=1):
     with sessions.begin() as session:
         return record_vote(
-            session=session, item_pk=item_pk, user_id=user, label=label,
-            request_key=key or f"{user}:{label}", votes_required=required,
+            session=session,
+            item_pk=item_pk,
+            user_id=user,
+            label=label,
+            request_key=key or f"{user}:{label}",
+            votes_required=required,
         )
 
 
@@ -95,10 +113,23 @@ def test_undo_reopens_item_and_keeps_history(sessions):
     outcome = vote(sessions, pk, "U1")
     review_id = outcome.votes[0].review_id
     with sessions.begin() as session:
-        assert undo_vote(session=session, review_id=review_id, user_id="U2", request_key="x",
-                         window=timedelta(minutes=5))[0] is UndoResult.NOT_YOURS
-        result, item = undo_vote(session=session, review_id=review_id, user_id="U1",
-                                 request_key="u1", window=timedelta(minutes=5))
+        assert (
+            undo_vote(
+                session=session,
+                review_id=review_id,
+                user_id="U2",
+                request_key="x",
+                window=timedelta(minutes=5),
+            )[0]
+            is UndoResult.NOT_YOURS
+        )
+        result, item = undo_vote(
+            session=session,
+            review_id=review_id,
+            user_id="U1",
+            request_key="u1",
+            window=timedelta(minutes=5),
+        )
         assert result is UndoResult.UNDONE and item.resolved_at is None
         assert active_votes(session=session, item_pk=pk) == ()
         assert session.scalar(select(ReviewMessage.state)) == "posted"
@@ -110,8 +141,13 @@ def test_undo_after_window_is_refused(sessions):
     pk = make_item(sessions)
     review_id = vote(sessions, pk, "U1").votes[0].review_id
     with sessions.begin() as session:
-        result, _ = undo_vote(session=session, review_id=review_id, user_id="U1",
-                              request_key="u", window=timedelta(seconds=0))
+        result, _ = undo_vote(
+            session=session,
+            review_id=review_id,
+            user_id="U1",
+            request_key="u",
+            window=timedelta(seconds=0),
+        )
     assert result is UndoResult.EXPIRED
 
 

@@ -1,0 +1,284 @@
+"""The promotion gate: a retrained candidate replaces the current model only when not worse.
+
+Both models are measured on the same held-out slices:
+
+- ``trusted_holdout``: a held-out part of the queue's initial labelled data. Mandatory: it is the
+  one slice reviewers cannot influence, so it is what protects the model from wrong, careless or
+  malicious answers. Without it (or with too little of it) nothing is promoted.
+- ``recent_labels``: the most recent resolved answers, not trained on, audits weighted by the
+  inverse of their sampling probability (``models.selection``).
+- ``outcomes``: items with late ground truth.
+
+On each slice with at least ``min_n`` examples and a defined metric, the candidate may be worse
+than the current model by at most ``tolerance``. Slices too small or where the metric is
+undefined (average precision with no positive) are skipped and named in the reason.
+
+Small slices are noisy. A trusted holdout of 40 rows with 8 positives moves average precision
+by ±0.05 between two equally good models, and a fixed 0.01 tolerance then rejects most better
+candidates, worse still after a promotion that won on a lucky draw of that same holdout (the
+winner's curse; ``benchmarks/label_efficiency.py`` showed the loop stalling on it). So a slice
+may carry ``noise``, the standard error of ``candidate - current`` from a paired bootstrap of its
+rows (``measure_slice`` computes it), and a drop is only held against the candidate when it
+exceeds ``tolerance + z * noise``: worse beyond the tolerance *and* beyond what re-drawing the
+slice would explain. On a large slice the noise vanishes and the rule is the plain tolerance; a
+model trained on corrupted answers falls far beyond either.
+
+``decide`` is a pure function of numbers; ``evaluate_slice`` and ``measure_slice`` compute them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sklearn.pipeline import Pipeline
+
+from models.evaluation import HIGHER_IS_BETTER, evaluate
+from models.pipelines import Kind, to_model_input
+
+SLICE_NAMES: tuple[str, ...] = ("trusted_holdout", "recent_labels", "outcomes")
+MANDATORY = "trusted_holdout"
+#: Differences smaller than this are rounding, not a change (0.85 - 0.84 > 0.01 in floats).
+_EPSILON = 1e-9
+
+
+@dataclass(frozen=True)
+class Slice:
+    """One evaluation set: the metric of each model on it (``None``: undefined or no model)."""
+
+    name: str
+    candidate: float | None
+    current: float | None
+    n: int
+    #: Standard error of ``candidate - current`` on this slice; ``None``: not estimated.
+    noise: float | None = None
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    promote: bool
+    reason: str
+    slices: tuple[Slice, ...]
+
+
+def primary_metric(labels: Sequence[str]) -> str:
+    """The metric the gate compares: average precision for binary queues, else macro-F1."""
+    if len(labels) < 2:
+        raise ValueError(f"a queue needs at least 2 labels, got {list(labels)}")
+    return "average_precision" if len(labels) == 2 else "macro_f1"
+
+
+def evaluate_slice(
+    pipeline: Pipeline | None,
+    kind: Kind,
+    payloads: Sequence[Mapping[str, Any]],
+    y: Sequence[str],
+    *,
+    labels: Sequence[str],
+    metric: str,
+    sample_weight: Sequence[float] | None = None,
+) -> float | None:
+    """``metric`` of ``pipeline`` on one slice; ``None`` with no pipeline, no rows or undefined."""
+    if metric not in HIGHER_IS_BETTER:
+        raise ValueError(f"unknown metric {metric!r}; expected one of {sorted(HIGHER_IS_BETTER)}")
+    if pipeline is None or len(y) == 0:
+        return None
+    metrics = evaluate(pipeline, kind, payloads, y, labels=labels, sample_weight=sample_weight)
+    value = getattr(metrics, metric)
+    return None if value is None else float(value)
+
+
+def _proba(pipeline: Pipeline, x: list[Any], labels: Sequence[str]) -> np.ndarray:
+    """Probabilities with one column per queue label (0 for a label the model never saw)."""
+    proba = np.asarray(pipeline.predict_proba(x))
+    columns = {str(c): i for i, c in enumerate(pipeline.classes_)}
+    out = np.zeros((len(x), len(labels)))
+    for j, label in enumerate(labels):
+        if label in columns:
+            out[:, j] = proba[:, columns[label]]
+    return out
+
+
+def _average_precision(scores: np.ndarray, positive: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Average precision (scikit-learn's definition) for each row of weights ``w`` (B × n)."""
+    order = np.argsort(-scores, kind="stable")
+    scores, positive, w = scores[order], positive[order], w[:, order]
+    # One threshold per distinct score, as in precision_recall_curve.
+    last = np.r_[np.flatnonzero(np.diff(scores)), len(scores) - 1]
+    tps = np.cumsum(w * positive, axis=1)[:, last]
+    fps = np.cumsum(w * ~positive, axis=1)[:, last]
+    called = tps + fps
+    precision = np.divide(tps, called, out=np.ones_like(tps), where=called > 0)
+    total = tps[:, -1:]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        recall = tps / total
+    steps = np.diff(recall, axis=1, prepend=0.0)
+    result = np.sum(steps * precision, axis=1)
+    result[total[:, 0] <= 0] = np.nan
+    return result
+
+
+def _macro_f1(y: np.ndarray, pred: np.ndarray, classes: np.ndarray, w: np.ndarray) -> np.ndarray:
+    scores = []
+    for c in classes:
+        tp = w @ ((y == c) & (pred == c))
+        fp = w @ ((y != c) & (pred == c))
+        fn = w @ ((y == c) & (pred != c))
+        denominator = 2 * tp + fp + fn
+        scores.append(np.divide(2 * tp, denominator, out=np.zeros_like(tp), where=denominator > 0))
+    return np.mean(scores, axis=0)
+
+
+def _replicate_metric(
+    metric: str, proba: np.ndarray, y: np.ndarray, labels: Sequence[str], w: np.ndarray
+) -> np.ndarray | None:
+    """``metric`` under each row of bootstrap weights ``w``; ``None`` if not supported."""
+    pred = np.asarray(labels)[proba.argmax(axis=1)]
+    if metric == "average_precision" and len(labels) == 2:
+        return _average_precision(proba[:, 1], y == labels[1], w)
+    if metric == "accuracy":
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return (w @ (pred == y)) / w.sum(axis=1)
+    if metric == "macro_f1":
+        return _macro_f1(y, pred, np.union1d(y, pred), w)
+    return None
+
+
+def paired_bootstrap_noise(
+    metric: str,
+    candidate_proba: np.ndarray,
+    current_proba: np.ndarray,
+    y: Sequence[str],
+    *,
+    labels: Sequence[str],
+    sample_weight: Sequence[float] | None = None,
+    replicates: int = 200,
+    random_state: int = 0,
+) -> float | None:
+    """Standard error of ``metric(candidate) - metric(current)`` over bootstrap re-draws of rows.
+
+    Both models are measured on the same re-drawn rows (paired), so what they share cancels out.
+    ``None`` when it cannot be estimated: a metric other than average precision (binary),
+    accuracy or macro-F1, fewer than two rows, or too few re-draws where the metric is defined.
+    """
+    y_arr = np.asarray(y)
+    n = len(y_arr)
+    if n < 2 or replicates < 2:
+        return None
+    base = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    rng = np.random.default_rng(random_state)
+    counts = rng.multinomial(n, np.full(n, 1.0 / n), size=replicates)
+    w = counts * base
+    cand = _replicate_metric(metric, candidate_proba, y_arr, labels, w)
+    curr = _replicate_metric(metric, current_proba, y_arr, labels, w)
+    if cand is None or curr is None:
+        return None
+    diffs = (cand - curr)[np.isfinite(cand) & np.isfinite(curr)]
+    if len(diffs) < replicates // 2:
+        return None
+    return float(np.std(diffs, ddof=1))
+
+
+def measure_slice(
+    name: str,
+    *,
+    candidate: Pipeline,
+    current: Pipeline | None,
+    kind: Kind,
+    payloads: Sequence[Mapping[str, Any]],
+    y: Sequence[str],
+    labels: Sequence[str],
+    metric: str,
+    sample_weight: Sequence[float] | None = None,
+    replicates: int = 200,
+    random_state: int = 0,
+) -> Slice:
+    """Both models on one slice, with the paired-bootstrap ``noise``, as a ``Slice``."""
+    common: dict[str, Any] = {"labels": labels, "metric": metric, "sample_weight": sample_weight}
+    value = evaluate_slice(candidate, kind, payloads, y, **common)
+    before = evaluate_slice(current, kind, payloads, y, **common)
+    noise = None
+    if value is not None and before is not None and current is not None and replicates:
+        x = to_model_input(kind, payloads)
+        noise = paired_bootstrap_noise(
+            metric,
+            _proba(candidate, x, labels),
+            _proba(current, x, labels),
+            y,
+            labels=labels,
+            sample_weight=sample_weight,
+            replicates=replicates,
+            random_state=random_state,
+        )
+    return Slice(name=name, candidate=value, current=before, n=len(y), noise=noise)
+
+
+def _change(metric: str, item: Slice) -> str:
+    return f"{metric} on {item.name} {item.current:.3f} → {item.candidate:.3f}"
+
+
+def decide(
+    slices: Sequence[Slice],
+    *,
+    tolerance: float = 0.01,
+    min_n: int = 20,
+    metric: str = "average_precision",
+    z: float = 1.645,
+) -> GateDecision:
+    """Promote only when the candidate is not worse by more than ``tolerance`` on each slice.
+
+    A slice with ``noise`` allows ``tolerance + z * noise`` (one-sided 95% by default).
+
+    The reason is one human-readable line: the failures when rejected ("average_precision on
+    trusted_holdout fell 0.912 → 0.850"), else the before → after of each compared slice, plus
+    the slices skipped and why.
+    """
+    if tolerance < 0 or z < 0:
+        raise ValueError(f"tolerance and z must not be negative, got {tolerance!r}, {z!r}")
+    if metric not in HIGHER_IS_BETTER:
+        raise ValueError(f"unknown metric {metric!r}; expected one of {sorted(HIGHER_IS_BETTER)}")
+    names = [s.name for s in slices]
+    unknown = sorted(set(names) - set(SLICE_NAMES))
+    if unknown:
+        raise ValueError(f"unknown slice {unknown}; expected among {list(SLICE_NAMES)}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"each slice may appear once, got {names}")
+    higher = HIGHER_IS_BETTER[metric]
+    failures: list[str] = []
+    compared: list[str] = []
+    skipped: list[str] = []
+    by_name = {s.name: s for s in slices}
+    trusted = by_name.get(MANDATORY)
+    if trusted is None:
+        failures.append(f"no {MANDATORY} slice to compare on")
+    elif trusted.n < min_n:
+        failures.append(f"{MANDATORY} has {trusted.n} examples, fewer than {min_n}")
+    elif trusted.candidate is None:
+        failures.append(f"{metric} is undefined on {MANDATORY} (n={trusted.n})")
+    for item in slices:
+        if item.n < min_n:
+            if item.name != MANDATORY:
+                skipped.append(f"{item.name} skipped: {item.n} examples, fewer than {min_n}")
+            continue
+        if item.candidate is None:
+            if item.name != MANDATORY:
+                skipped.append(f"{item.name} skipped: {metric} undefined")
+            continue
+        if item.current is None:
+            compared.append(f"{metric} on {item.name} {item.candidate:.3f} (no current value)")
+            continue
+        drop = item.current - item.candidate if higher else item.candidate - item.current
+        allowed = tolerance + z * (item.noise or 0.0)
+        if drop > allowed + _EPSILON:
+            verb = "fell" if higher else "rose"
+            failures.append(
+                f"{metric} on {item.name} {verb} {item.current:.3f} → {item.candidate:.3f}"
+                f" (allowed drop {allowed:.3f})"
+            )
+        else:
+            compared.append(_change(metric, item))
+    parts = failures if failures else compared
+    reason = "; ".join(parts + skipped)
+    return GateDecision(promote=not failures, reason=reason, slices=tuple(slices))

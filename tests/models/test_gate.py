@@ -1,0 +1,237 @@
+"""The promotion gate: corrupted answers are refused, more good data is promoted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_breast_cancer
+
+from models.evaluation import fit, split_holdout
+from models.gate import Slice, decide, evaluate_slice, measure_slice, primary_metric
+
+LABELS = ["benign", "malignant"]
+
+
+def _trusted(candidate: float | None, current: float | None, n: int = 100) -> Slice:
+    return Slice(name="trusted_holdout", candidate=candidate, current=current, n=n)
+
+
+def test_not_worse_on_every_slice_is_promoted() -> None:
+    decision = decide(
+        [
+            _trusted(0.930, 0.912),
+            Slice(name="recent_labels", candidate=0.801, current=0.805, n=60),
+        ]
+    )
+    assert decision.promote
+    assert "average_precision on trusted_holdout 0.912 → 0.930" in decision.reason
+    assert len(decision.slices) == 2
+
+
+def test_a_drop_beyond_tolerance_on_the_trusted_holdout_rejects_with_a_readable_reason() -> None:
+    decision = decide([_trusted(0.850, 0.912)])
+    assert not decision.promote
+    assert "average_precision on trusted_holdout fell 0.912 → 0.850" in decision.reason
+
+
+def test_a_drop_on_any_measured_slice_rejects() -> None:
+    decision = decide(
+        [_trusted(0.95, 0.94), Slice(name="outcomes", candidate=0.70, current=0.80, n=25)]
+    )
+    assert not decision.promote
+    assert decision.reason.startswith("average_precision on outcomes fell 0.800 → 0.700")
+
+
+def test_drop_of_exactly_the_tolerance_passes() -> None:
+    assert decide([_trusted(0.84, 0.85)], tolerance=0.01).promote
+    assert not decide([_trusted(0.8399, 0.85)], tolerance=0.01).promote
+
+
+@pytest.mark.parametrize(
+    ("slices", "why"),
+    [
+        ([], "no trusted_holdout slice"),
+        ([Slice(name="recent_labels", candidate=0.9, current=0.5, n=500)], "no trusted_holdout"),
+        ([_trusted(0.99, 0.5, n=19)], "19 examples, fewer than 20"),
+        ([_trusted(None, None)], "undefined on trusted_holdout"),
+    ],
+)
+def test_the_trusted_holdout_is_mandatory(slices: list[Slice], why: str) -> None:
+    decision = decide(slices)
+    assert not decision.promote
+    assert why in decision.reason
+
+
+def test_small_or_unmeasurable_other_slices_are_skipped_and_named() -> None:
+    decision = decide(
+        [
+            _trusted(0.9, 0.9),
+            Slice(name="recent_labels", candidate=0.1, current=0.9, n=5),
+            Slice(name="outcomes", candidate=None, current=None, n=40),
+        ]
+    )
+    assert decision.promote
+    assert "recent_labels skipped: 5 examples" in decision.reason
+    assert "outcomes skipped: average_precision undefined" in decision.reason
+
+
+def test_first_model_has_no_current_value_to_beat() -> None:
+    decision = decide([_trusted(0.7, None)])
+    assert decision.promote
+    assert "no current value" in decision.reason
+
+
+def test_lower_is_better_metrics_are_compared_the_other_way() -> None:
+    assert not decide([_trusted(0.40, 0.30)], metric="log_loss").promote
+    decision = decide([_trusted(0.40, 0.30)], metric="log_loss")
+    assert "log_loss on trusted_holdout rose 0.300 → 0.400" in decision.reason
+    assert decide([_trusted(0.25, 0.30)], metric="log_loss").promote
+
+
+@pytest.mark.parametrize(
+    ("slices", "kwargs"),
+    [
+        ([_trusted(1, 1), _trusted(1, 1)], {}),
+        ([Slice(name="yesterday", candidate=1, current=1, n=50)], {}),
+        ([_trusted(1, 1)], {"tolerance": -0.1}),
+        ([_trusted(1, 1)], {"metric": "precision_at_10"}),
+    ],
+)
+def test_malformed_input_is_refused(slices: list[Slice], kwargs: dict) -> None:
+    with pytest.raises(ValueError):
+        decide(slices, **kwargs)
+
+
+def test_primary_metric_by_number_of_labels() -> None:
+    assert primary_metric(["legit", "fraud"]) == "average_precision"
+    assert primary_metric(["good", "bad", "unsure"]) == "macro_f1"
+    with pytest.raises(ValueError):
+        primary_metric(["only"])
+
+
+@pytest.fixture(scope="module")
+def breast_cancer() -> tuple[list[dict], list[str]]:
+    data = load_breast_cancer()
+    names = [str(n) for n in data.feature_names]
+    payloads = [{"features": dict(zip(names, map(float, row), strict=True))} for row in data.data]
+    y = ["malignant" if t == 0 else "benign" for t in data.target]
+    return payloads, y
+
+
+OTHER = {"benign": "malignant", "malignant": "benign"}
+
+
+def _scenario(
+    data: tuple[list[dict], list[str]], seed: int
+) -> tuple[list[int], list[int], object, np.random.Generator]:
+    """A trusted holdout (30%), the rest shuffled, and a current model trained on 40 rows."""
+    payloads, y = data
+    rest, holdout = split_holdout(len(y), fraction=0.3, random_state=seed, stratify=y)
+    rng = np.random.default_rng(seed)
+    rest = rng.permutation(rest)
+    current = fit("tabular", [payloads[i] for i in rest[:40]], [y[i] for i in rest[:40]])
+    return rest.tolist(), holdout.tolist(), current, rng
+
+
+def _gate(data, holdout, candidate, current):  # type: ignore[no-untyped-def]
+    payloads, y = data
+    metric = primary_metric(LABELS)
+    trusted = measure_slice(
+        "trusted_holdout",
+        candidate=candidate,
+        current=current,
+        kind="tabular",
+        payloads=[payloads[i] for i in holdout],
+        y=[y[i] for i in holdout],
+        labels=LABELS,
+        metric=metric,
+    )
+    return decide([trusted], metric=metric)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_candidate_from_a_systematically_wrong_reviewer_is_rejected_a_better_one_promoted(
+    breast_cancer: tuple[list[dict], list[str]], seed: int
+) -> None:
+    payloads, y = breast_cancer
+    rest, holdout, current, _ = _scenario(breast_cancer, seed)
+    # A reviewer wrong on one kind of item: 40% of the training labels flipped, those of the
+    # most textured tissue samples, on nine times the data the current model saw.
+    texture = np.asarray([payloads[i]["features"]["mean texture"] for i in rest])
+    flip = np.argsort(np.argsort(-texture)) < round(0.4 * len(rest))
+    corrupted_y = [OTHER[y[i]] if f else y[i] for i, f in zip(rest, flip, strict=True)]
+    corrupted = fit("tabular", [payloads[i] for i in rest], corrupted_y)
+    better = fit("tabular", [payloads[i] for i in rest], [y[i] for i in rest])
+
+    rejected = _gate(breast_cancer, holdout, corrupted, current)
+    assert not rejected.promote
+    assert "average_precision on trusted_holdout fell" in rejected.reason
+    promoted = _gate(breast_cancer, holdout, better, current)
+    assert promoted.promote, promoted.reason
+    (trusted,) = promoted.slices
+    assert trusted.n == len(holdout)
+    assert trusted.candidate is not None and trusted.current is not None
+    assert trusted.candidate >= trusted.current
+
+
+def test_candidates_from_randomly_flipped_labels_are_mostly_rejected(
+    breast_cancer: tuple[list[dict], list[str]],
+) -> None:
+    """40% of labels flipped at random: usually (not always) a worse ranking, and rejected.
+
+    Symmetric noise keeps the sign of the signal, so on some draws the model ranks the holdout
+    as well as the current one does, and then the gate rightly lets it through: it judges the
+    model, not the labels.
+    """
+    payloads, y = breast_cancer
+    rejected = 0
+    for seed in range(12):
+        rest, holdout, current, rng = _scenario(breast_cancer, seed)
+        flip = rng.permutation(len(rest)) < round(0.4 * len(rest))
+        corrupted_y = [OTHER[y[i]] if f else y[i] for i, f in zip(rest, flip, strict=True)]
+        candidate = fit("tabular", [payloads[i] for i in rest], corrupted_y)
+        decision = _gate(breast_cancer, holdout, candidate, current)
+        (trusted,) = decision.slices
+        assert trusted.candidate is not None and trusted.current is not None
+        # Whatever it decides, it never lets through a drop beyond the tolerance.
+        assert decision.promote == (trusted.candidate >= trusted.current - 0.01)
+        rejected += not decision.promote
+    assert rejected >= 7
+
+
+def test_evaluate_slice_is_none_when_nothing_can_be_measured(
+    breast_cancer: tuple[list[dict], list[str]],
+) -> None:
+    payloads, y = breast_cancer
+    model = fit("tabular", payloads[:100], y[:100])
+    benign = [i for i in range(100, 200) if y[i] == "benign"]
+    kwargs: dict[str, Any] = {"labels": LABELS, "metric": "average_precision"}
+    assert evaluate_slice(None, "tabular", payloads[:5], y[:5], **kwargs) is None
+    assert evaluate_slice(model, "tabular", [], [], **kwargs) is None
+    # No positive ("malignant") in the slice: average precision is undefined, not 0.
+    no_positive = [payloads[i] for i in benign], [y[i] for i in benign]
+    assert evaluate_slice(model, "tabular", *no_positive, **kwargs) is None
+    accuracy = evaluate_slice(model, "tabular", *no_positive, labels=LABELS, metric="accuracy")
+    assert accuracy is not None and 0.0 <= accuracy <= 1.0
+    with pytest.raises(ValueError):
+        evaluate_slice(model, "tabular", payloads[:5], y[:5], labels=LABELS, metric="nope")
+
+
+def test_sample_weight_changes_the_measured_value(
+    breast_cancer: tuple[list[dict], list[str]],
+) -> None:
+    payloads, y = breast_cancer
+    model = fit("tabular", payloads[:60], y[:60])
+    x, t = payloads[300:400], y[300:400]
+    predicted = model.predict([p["features"] for p in x])
+    wrong = np.asarray(predicted) != np.asarray(t)
+    assert wrong.any() and not wrong.all()
+    kwargs: dict[str, Any] = {"labels": LABELS, "metric": "accuracy"}
+    plain = evaluate_slice(model, "tabular", x, t, **kwargs)
+    heavy_errors = evaluate_slice(
+        model, "tabular", x, t, sample_weight=np.where(wrong, 50.0, 1.0).tolist(), **kwargs
+    )
+    assert plain is not None and heavy_errors is not None
+    assert heavy_errors < plain

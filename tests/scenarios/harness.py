@@ -1,0 +1,166 @@
+"""A running `hitl serve` child process against the Slack stand-in, and a Slack-side driver."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bot.slack_standin.clicks import (
+    block_actions_payload,
+    event_body,
+    find_action,
+    interactive_body,
+    sign,
+    slash_command_body,
+)
+from bot.slack_standin.server import SlackStandin
+
+SIGNING_SECRET = "scenario-signing-secret"
+API_TOKEN = "scenario-api-token"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class ServeProcess:
+    """`hitl serve` in a child process, as the Procfile's ``web`` runs it."""
+
+    def __init__(
+        self, *, database_url: str, config_path: Path, standin: SlackStandin, log_path: Path
+    ) -> None:
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "HITL_CONFIG": str(config_path),
+            "SLACK_BOT_TOKEN": standin.bot_token,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": standin.api_url.rstrip("/"),  # works without the trailing slash
+            "HITL_API_TOKEN": API_TOKEN,
+            "PORT": str(self.port),
+            "OPENBLAS_NUM_THREADS": "1",
+        }
+        self.log_path = log_path
+        self._log = log_path.open("w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1"],
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        self.http = httpx.Client(base_url=self.base_url, timeout=15)
+        self._wait_healthy()
+
+    def _wait_healthy(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"hitl serve exited:\n{self.log()}")
+            try:
+                if self.http.get("/healthz").status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"hitl serve not healthy after {timeout} s:\n{self.log()}")
+
+    def log(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text()
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.http.close()
+        self._log.close()
+
+    # producer side
+    def post_items(self, queue: str, items: list[dict[str, Any]]) -> httpx.Response:
+        return self.http.post(
+            f"/v1/queues/{queue}/items",
+            json={"items": items},
+            headers={"Authorization": f"Bearer {API_TOKEN}"},
+        )
+
+    def get_item(self, queue: str, item_id: str) -> dict[str, Any]:
+        response = self.http.get(
+            f"/v1/queues/{queue}/items/{item_id}",
+            headers={"Authorization": f"Bearer {API_TOKEN}"},
+        )
+        response.raise_for_status()
+        return dict(response.json())
+
+    # Slack side
+    def send(
+        self, body: str, *, content_type: str, headers: dict[str, str] | None = None
+    ) -> httpx.Response:
+        signed = sign(body, signing_secret=SIGNING_SECRET) if headers is None else headers
+        return self.http.post(
+            "/slack/events", content=body, headers={**signed, "Content-Type": content_type}
+        )
+
+    def click(
+        self,
+        *,
+        user: str,
+        channel: str,
+        message: dict[str, Any],
+        predicate: Any,
+        action_ts: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        action = find_action(message, predicate)
+        payload = block_actions_payload(
+            user_id=user, channel=channel, message=message, action=action, action_ts=action_ts
+        )
+        return self.send(
+            interactive_body(payload),
+            content_type="application/x-www-form-urlencoded",
+            headers=headers,
+        )
+
+    def event(self, event: dict[str, Any]) -> httpx.Response:
+        return self.send(event_body(event), content_type="application/json")
+
+    def command(self, *, text: str, user: str, channel: str, response_url: str) -> httpx.Response:
+        body = slash_command_body(
+            command="/hitl", text=text, user_id=user, channel_id=channel, response_url=response_url
+        )
+        return self.send(body, content_type="application/x-www-form-urlencoded")
+
+
+def wait_until(predicate: Any, *, timeout: float = 10.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def vote_button(label_index: int) -> Any:
+    def predicate(element: dict[str, Any]) -> bool:
+        return str(element.get("action_id", "")).startswith("hitl_vote") and str(
+            element.get("value", "")
+        ).endswith(f":{label_index}")
+
+    return predicate
+
+
+def action_id(name: str) -> Any:
+    return lambda element: element.get("action_id") == name
