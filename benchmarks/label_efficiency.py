@@ -80,6 +80,7 @@ class Setup:
     audit_rate: float = 0.02
     recent_fraction: float = 0.2
     tolerance: float = 0.01
+    gate_z: float = 1.645
     error_rate: float = 0.05
     test_fraction: float = 0.25
 
@@ -222,7 +223,7 @@ def simulate(name: str, strategy: str, seed: int, setup: Setup) -> Run:
                 **common,
             ),
         ]
-        decision = decide(slices, tolerance=setup.tolerance, metric=metric)
+        decision = decide(slices, tolerance=setup.tolerance, metric=metric, z=setup.gate_z)
         if decision.promote:
             current = candidate
             run.promoted += 1
@@ -392,10 +393,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--error-rate", type=float, default=0.05)
     parser.add_argument("--quick", action="store_true", help="3 seeds, 10k fraud rows: a smoke run")
     parser.add_argument("--out", type=Path, default=DEFAULT_PNG, help="PNG of the learning curves")
+    parser.add_argument(
+        "--gate-z", type=float, default=1.645, help="gate noise margin (0: plain tolerance)"
+    )
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    setup = Setup(error_rate=args.error_rate)
+    setup = Setup(error_rate=args.error_rate, gate_z=args.gate_z)
     seeds = 3 if args.quick else args.seeds
     notes = load(args.quick, setup)
 
@@ -417,7 +421,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"Loop: seed set {setup.seed_size} (stratified), {setup.n_batches} batches, review budget "
         f"{budgets}/batch, review_below {setup.review_below}, audit_rate {setup.audit_rate}, "
-        f"reviewer error {setup.error_rate:.0%}, gate tolerance {setup.tolerance}, "
+        f"reviewer error {setup.error_rate:.0%}, gate tolerance {setup.tolerance} + "
+        f"{setup.gate_z:g} x noise, "
         f"{seeds} seeds, {args.workers} worker(s)"
     )
 

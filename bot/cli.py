@@ -202,6 +202,22 @@ def models(queue: str) -> None:
 
 @main.command()
 @click.argument("queue")
+def retrain(queue: str) -> None:
+    """Retrain QUEUE now and promote the candidate only if the gate lets it through.
+
+    Exits 0 either way, printing `promoted <version>` or `not promoted: <reason>`.
+    """
+    from bot.jobs import retrain_queue
+
+    ctx = build_context(load_settings())
+    result = retrain_queue(ctx, ctx.config.queue(queue))
+    click.echo(
+        f"promoted {result.version}" if result.promoted else f"not promoted: {result.reason}"
+    )
+
+
+@main.command()
+@click.argument("queue")
 @click.argument("version")
 def rollback(queue: str, version: str) -> None:
     """Make VERSION (as `hitl models` prints it) QUEUE's current model again."""

@@ -1,1 +1,127 @@
-"""`hitl clock`: placeholder replaced below."""
+"""`hitl clock`: APScheduler with its jobs stored in the app database, one active clock.
+
+Persistent jobs must be importable functions with plain arguments, so the scheduled entry
+points below look the process's context up in ``_context`` (set once by ``run_clock``); the
+work itself is in ``bot.jobs``, which takes the context as a parameter.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot import jobs
+from bot.context import AppContext
+from bot.runtime import build_context
+from bot.settings import Settings
+from storage.locks import ClockLock
+
+logger = logging.getLogger(__name__)
+
+LOCK_POLL_SECONDS = 10.0
+_context: AppContext | None = None
+
+
+def _ctx() -> AppContext:
+    assert _context is not None, "run_clock sets the context before any job runs"
+    return _context
+
+
+def scheduled_retrain(queue: str) -> None:
+    jobs.retrain_queue(_ctx(), _ctx().config.queue(queue))
+
+
+def scheduled_retrain_after_answers() -> None:
+    jobs.retrain_if_enough_answers(_ctx())
+
+
+def scheduled_delivery_retry() -> None:
+    jobs.retry_failed_deliveries(_ctx())
+
+
+def schedule_jobs(scheduler: BackgroundScheduler, ctx: AppContext) -> list[str]:
+    """(Re)declare every job with an explicit id, so restarts replace rather than duplicate."""
+    ids = []
+    for queue in ctx.config.queues.values():
+        if queue.retrain:
+            job_id = f"retrain:{queue.name}"
+            scheduler.add_job(
+                scheduled_retrain,
+                CronTrigger.from_crontab(queue.retrain),
+                args=[queue.name],
+                id=job_id,
+                replace_existing=True,
+                coalesce=True,
+                max_instances=1,
+            )
+            ids.append(job_id)
+    scheduler.add_job(
+        scheduled_retrain_after_answers,
+        IntervalTrigger(minutes=1),
+        id="retrain-after-answers",
+        replace_existing=True,
+        coalesce=True,
+        max_instances=1,
+    )
+    scheduler.add_job(
+        scheduled_delivery_retry,
+        IntervalTrigger(minutes=5),
+        id="delivery-retry",
+        replace_existing=True,
+        coalesce=True,
+        max_instances=1,
+    )
+    return [*ids, "retrain-after-answers", "delivery-retry"]
+
+
+class Clock:
+    """Waits for the database lock, then runs the scheduler while it keeps the lock."""
+
+    def __init__(self, ctx: AppContext, *, poll: float = LOCK_POLL_SECONDS) -> None:
+        self.ctx = ctx
+        self.poll = poll
+        self.lock = ClockLock(ctx.engine)
+        self.scheduler: BackgroundScheduler | None = None
+
+    def run(self, stop: threading.Event) -> None:
+        global _context
+        _context = self.ctx
+        try:
+            while not stop.is_set():
+                if self.lock.try_acquire():
+                    if self.scheduler is None:
+                        self._start()
+                elif self.scheduler is not None:
+                    logger.warning("lost the clock lock; pausing the scheduler")
+                    self._stop()
+                stop.wait(self.poll)
+        finally:
+            self._stop()
+            self.lock.release()
+
+    def _start(self) -> None:
+        logger.info("this clock holds the lock: starting the scheduler")
+        store = SQLAlchemyJobStore(engine=self.ctx.engine, tablename="apscheduler_jobs")
+        self.scheduler = BackgroundScheduler(jobstores={"default": store}, timezone="UTC")
+        self.scheduler.start(paused=True)
+        schedule_jobs(self.scheduler, self.ctx)
+        self.scheduler.resume()
+
+    def _stop(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=True)
+            self.scheduler = None
+
+
+def run_clock(settings: Settings) -> None:
+    ctx = build_context(settings)
+    stop = threading.Event()
+    try:
+        Clock(ctx).run(stop)
+    except KeyboardInterrupt:
+        stop.set()

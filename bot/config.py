@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -28,9 +28,6 @@ def _check_cron(value: str) -> str:
         except ValueError as exc:
             raise ValueError(f"not a cron expression ({exc})") from None
     return value
-
-
-Cron = Annotated[str, Field(default="")]
 
 
 class DigestConfig(BaseModel):
@@ -60,7 +57,7 @@ class QueueConfig(BaseModel):
     admins: tuple[str, ...] = ()
     leads: tuple[str, ...] = ()
     votes_required: int = Field(default=1, ge=1, le=25)
-    retrain: Cron = ""
+    retrain: str = ""
     retrain_after_answers: int = Field(default=0, ge=0)
     digest: DigestConfig | None = None
     undo_minutes: float = Field(default=5.0, gt=0, le=60)
@@ -91,6 +88,11 @@ class QueueConfig(BaseModel):
         return value
 
     _cron = field_validator("retrain")(_check_cron)
+
+    @field_validator("priority_field")
+    @classmethod
+    def _no_empty_field(cls, value: str | None) -> str | None:
+        return value or None
 
     @model_validator(mode="before")
     @classmethod

@@ -182,7 +182,7 @@ def run_demo(options: DemoOptions) -> str:
     n_seed = min(options.seed_size, len(data.y) // 2)
     config_path = workdir / "hitl.toml"
     config_path.write_text(_config_text(options, data))
-    config = parse_config(config_path.read_text(), source=str(config_path))
+    parse_config(config_path.read_text(), source=str(config_path))  # fail early if wrong
 
     engine = make_engine(database_url)
     upgrade(engine)

@@ -193,3 +193,13 @@ class Outcome(Base):
     source: Mapped[str | None] = mapped_column(String(255))
     observed_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ClockLease(Base):
+    """Which `hitl clock` may act on SQLite (PostgreSQL uses an advisory lock instead)."""
+
+    __tablename__ = "clock_leases"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime]

@@ -1,0 +1,62 @@
+"""Two clocks on one database: one holds the lock and runs the scheduled retrain, once."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime
+
+from bot.clock import Clock
+from bot.runtime import build_context
+from bot.settings import Settings
+from bot.slack_standin.server import SlackStandin
+from storage.locks import ClockLock
+from storage.registry import list_versions
+from tests.factories import make_config, seed_model
+
+
+def test_only_one_lock_holder(engine):
+    first, second = ClockLock(engine), ClockLock(engine)
+    assert first.try_acquire()
+    assert not second.try_acquire()
+    assert first.try_acquire()  # renewing is fine
+    first.release()
+    assert second.try_acquire()
+    second.release()
+
+
+def test_two_clocks_run_a_scheduled_retrain_once(database_url, sessions):
+    seed_model(sessions)
+    config = make_config(fraud={"retrain": "0 3 * * *"})
+    with SlackStandin() as standin:
+        contexts = [
+            build_context(Settings(database_url=database_url), config=config,
+                          token=standin.bot_token, api_url=standin.api_url)
+            for _ in range(2)
+        ]
+        clocks = [Clock(ctx, poll=0.1) for ctx in contexts]
+        stop = threading.Event()
+        threads = [threading.Thread(target=c.run, args=(stop,)) for c in clocks]
+        for t in threads:
+            t.start()
+        try:
+            deadline = time.monotonic() + 10
+            while not any(c.scheduler for c in clocks) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.5)  # both clocks have polled the lock several times
+            active = [c for c in clocks if c.scheduler is not None]
+            assert len(active) == 1
+            scheduler = active[0].scheduler
+            assert scheduler is not None
+            # Bring the 03:00 retrain forward to now, in the shared job store.
+            scheduler.modify_job("retrain:fraud", next_run_time=datetime.now(UTC))
+            standin.wait_for_calls("chat.postMessage", 1, timeout=20)  # the announcement
+            time.sleep(0.5)
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(timeout=20)
+    with sessions.begin() as session:
+        versions = list_versions(session=session, queue="fraud")
+    assert [v.version for v in versions] == ["fraud-v1", "fraud-v2"]
+    assert len(standin.calls_to("chat.postMessage")) == 1
