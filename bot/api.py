@@ -35,7 +35,7 @@ def authorized(request: Request, ctx: CtxDep) -> None:
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
     expected = token.get_secret_value() if token is not None else None
     if (
-        expected is None
+        not expected  # no token, or an empty one: an empty bearer must not match it
         or scheme.lower() != "bearer"
         or not hmac.compare_digest(given.encode(), expected.encode())
     ):

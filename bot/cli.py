@@ -30,6 +30,9 @@ class HitlGroup(click.Group):
         except USER_ERRORS as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
+        except click.BadParameter as exc:  # e.g. FILE does not exist: one line, not the usage
+            click.echo(f"error: {exc.format_message()}", err=True)
+            sys.exit(2)
 
 
 def load_settings() -> Settings:
@@ -154,28 +157,40 @@ def ingest(
     batch_size: int,
 ) -> None:
     """Score and route the items of a CSV or JSONL FILE, as the API would (idempotent on id)."""
+    from bot.ingest import BatchError, parse_batch
     from bot.ingest import ingest as ingest_batch
-    from bot.ingest import parse_batch
     from models.datafiles import read_records, unlabelled_items
 
     ctx = build_context(load_settings())
     q = ctx.config.queue(queue)
+    records = list(read_records(file))
     items = unlabelled_items(
-        read_records(file),
+        records,
         kind=q.kind,
         id_column=id_column,
         context_columns=context_columns,
         ignore_columns=ignore_columns,
     )
+    # Every batch is checked before any is stored: a bad line ingests nothing.
+    batches = []
+    for start in range(0, len(items), batch_size):
+        try:
+            batches.append(parse_batch({"items": items[start : start + batch_size]}, queue=q))
+        except BatchError as exc:
+            loc = exc.errors[0]["loc"]
+            where = records[start + loc[2]].where if len(loc) > 2 else file.name
+            field = ".".join(str(part) for part in loc[3:]) or "item"
+            raise HitlError(
+                f"{where}: {field}: {exc.errors[0]['msg']}; nothing was ingested"
+            ) from None
     routes: dict[str, int] = {"review": 0, "audit": 0, "auto": 0}
     with click.progressbar(
         length=len(items), label=f"ingesting into {q.name}", file=sys.stderr
     ) as bar:
-        for start in range(0, len(items), batch_size):
-            chunk = items[start : start + batch_size]
-            for answer in ingest_batch(ctx, queue=q, items=parse_batch({"items": chunk}, queue=q)):
+        for batch in batches:
+            for answer in ingest_batch(ctx, queue=q, items=batch):
                 routes[answer.route] += 1
-            bar.update(len(chunk))
+            bar.update(len(batch))
     click.echo(f"{len(items)} items: " + ", ".join(f"{n} {r}" for r, n in routes.items()))
 
 

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.util import astimezone
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bot.errors import ConfigError, UnknownQueue
@@ -19,6 +21,19 @@ from bot.errors import ConfigError, UnknownQueue
 SLACK_CONVERSATION_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 SLACK_PRINCIPAL_ID = re.compile(r"^[UWS][A-Z0-9]{2,}$")  # users (U, W) and user groups (S)
 QUEUE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+def _check_channel(value: str | None) -> str | None:
+    if value is not None and not SLACK_CONVERSATION_ID.match(value):
+        raise ValueError("must be a Slack channel id such as C0123456789 (not a #name)")
+    return value
+
+
+def _check_principals(value: Sequence[str]) -> Sequence[str]:
+    for principal in value:
+        if not SLACK_PRINCIPAL_ID.match(principal):
+            raise ValueError(f"{principal!r} is not a Slack user (U…/W…) or user group (S…) id")
+    return value
 
 
 def _check_cron(value: str) -> str:
@@ -39,6 +54,19 @@ class DigestConfig(BaseModel):
     timezone: str = "UTC"
 
     _cron = field_validator("cron")(_check_cron)
+    _channel = field_validator("channel")(_check_channel)
+    _users = field_validator("users")(_check_principals)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            astimezone(value)  # what the scheduler will do with it
+        except Exception:
+            raise ValueError(
+                f"unknown time zone {value!r} (use a name such as Europe/Paris)"
+            ) from None
+        return value
 
 
 class QueueConfig(BaseModel):
@@ -63,12 +91,7 @@ class QueueConfig(BaseModel):
     undo_minutes: float = Field(default=5.0, gt=0, le=60)
     priority_field: str | None = None
 
-    @field_validator("channel")
-    @classmethod
-    def _channel_id(cls, value: str) -> str:
-        if not SLACK_CONVERSATION_ID.match(value):
-            raise ValueError("must be a Slack channel id such as C0123456789 (not a #name)")
-        return value
+    _channel = field_validator("channel")(_check_channel)
 
     @field_validator("labels")
     @classmethod
@@ -79,13 +102,7 @@ class QueueConfig(BaseModel):
             raise ValueError("labels must not be empty")
         return value
 
-    @field_validator("reviewers", "admins", "leads")
-    @classmethod
-    def _principal_ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for principal in value:
-            if not SLACK_PRINCIPAL_ID.match(principal):
-                raise ValueError(f"{principal!r} is not a Slack user (U…/W…) or user group (S…) id")
-        return value
+    _principals = field_validator("reviewers", "admins", "leads")(_check_principals)
 
     _cron = field_validator("retrain")(_check_cron)
 

@@ -16,6 +16,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,15 +25,21 @@ from typing import Any
 import click
 import httpx
 import numpy as np
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import parse_config
+from bot.jobs import retrain_queue
+from bot.runtime import build_context
+from bot.settings import Settings
 from bot.slack_standin.clicks import block_actions_payload, interactive_body, sign
 from bot.slack_standin.server import SlackStandin
 from models.datasets import Dataset, airline_sentiment, credit_card_fraud
+from models.retraining import RetrainResult
 from models.training import train_initial
 from storage.db import make_engine, make_sessionmaker
 from storage.demo_figures import DemoFigures, demo_figures
 from storage.migrate import upgrade
+from storage.overview import queue_overviews
 
 CHANNEL = "C0DEMOREVIEW"
 SIGNING_SECRET = "demo-signing-secret"
@@ -53,6 +60,7 @@ class DemoOptions:
     audit_rate: float = 0.02
     workdir: Path | None = None
     answer_timeout: float = 60.0
+    retrain_every: int = 1000  # items streamed between two retrains; 0 = never
 
 
 def _config_text(options: DemoOptions, data: Dataset) -> str:
@@ -105,6 +113,8 @@ class Reviewers:
         self.error_rate = error_rate
         self.rng = np.random.default_rng(seed)
         self.clicks = 0
+        self.sent = 0
+        self.failed = 0
         self.mistakes = 0
         self._seen = 0
         self._pool = ThreadPoolExecutor(4, thread_name_prefix="reviewer")
@@ -126,10 +136,19 @@ class Reviewers:
                 self.mistakes += 1
             user = REVIEWERS[int(self.rng.integers(len(REVIEWERS)))]
             message = self.standin.message(call.params["channel"], call.response["ts"])
+            self.sent += 1
             self._pool.submit(self._click, user, call.params["channel"], message, str(answer))
         return len(posts)
 
     def _click(self, user: str, channel: str, message: dict[str, Any], answer: str) -> None:
+        try:
+            self._send_click(user, channel, message, answer)
+        except Exception:
+            logging.getLogger(__name__).exception("a simulated click failed")
+            with self._lock:
+                self.failed += 1
+
+    def _send_click(self, user: str, channel: str, message: dict[str, Any], answer: str) -> None:
         index = self.labels.index(answer)
         action = _vote_action(message, index)
         payload = block_actions_payload(
@@ -144,6 +163,15 @@ class Reviewers:
         response.raise_for_status()
         with self._lock:
             self.clicks += 1
+
+    def wait_idle(self, timeout: float = 30.0) -> None:
+        """Let the clicks sent so far land, so a retrain sees their answers."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.answer_new_messages()
+            if self.clicks + self.failed >= self.sent:
+                return
+            time.sleep(0.05)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
@@ -232,9 +260,23 @@ def run_demo(options: DemoOptions) -> str:
                 error_rate=options.error_rate,
                 seed=options.seed,
             )
-            routes = _stream(base, queue, data, n_seed, reviewers)
-            expected = routes["review"] + routes["audit"]
-            _wait_for_answers(reviewers, expected, options.answer_timeout)
+            ctx = build_context(
+                Settings(database_url=database_url, hitl_config=config_path),
+                token=standin.bot_token,
+                api_url=standin.api_url,
+                migrate=False,
+            )
+            retrains: list[RetrainResult] = []
+            routes = _stream(
+                base,
+                queue,
+                data,
+                n_seed,
+                reviewers,
+                retrain=lambda: retrains.append(retrain_queue(ctx, ctx.config.queue(queue))),
+                retrain_every=options.retrain_every,
+            )
+            _wait_for_answers(reviewers, sessions, queue, options.answer_timeout)
             reviewers.close()
         finally:
             server.terminate()
@@ -249,6 +291,7 @@ def run_demo(options: DemoOptions) -> str:
         routes,
         reviewers,
         figures,
+        retrains,
         time.monotonic() - started,
         workdir,
     )
@@ -269,7 +312,14 @@ def _wait_healthy(base: str, server: subprocess.Popen[bytes], timeout: float = 3
 
 
 def _stream(
-    base: str, queue: str, data: Dataset, start: int, reviewers: Reviewers
+    base: str,
+    queue: str,
+    data: Dataset,
+    start: int,
+    reviewers: Reviewers,
+    *,
+    retrain: Callable[[], None],
+    retrain_every: int,
 ) -> dict[str, int]:
     routes = {"review": 0, "audit": 0, "auto": 0}
     headers = {"Authorization": f"Bearer {API_TOKEN}"}
@@ -287,19 +337,33 @@ def _stream(
                 routes[answer["route"]] += 1
             reviewers.answer_new_messages()
             bar.update(end - offset)
+            streamed = end - start
+            if retrain_every and streamed % retrain_every < BATCH and streamed >= retrain_every:
+                reviewers.wait_idle()
+                retrain()
     return routes
 
 
-def _wait_for_answers(reviewers: Reviewers, expected: int, timeout: float) -> None:
+def _wait_for_answers(
+    reviewers: Reviewers, sessions: sessionmaker[Session], queue: str, timeout: float
+) -> None:
+    """Until no review message is waiting or open (re-scoring after a promotion withdraws
+    some, so the count to wait for comes from the database, not from the routes answered)."""
+
+    def unanswered() -> int:
+        with sessions.begin() as session:
+            o = queue_overviews(session=session, queues=[queue])[queue]
+        return o.waiting + o.open
+
     deadline = time.monotonic() + timeout
-    with click.progressbar(length=expected, label="reviewers answering", file=sys.stderr) as bar:
-        done = 0
-        while done < expected and time.monotonic() < deadline:
+    left = unanswered()
+    with click.progressbar(length=left, label="reviewers answering", file=sys.stderr) as bar:
+        while left and time.monotonic() < deadline:
             reviewers.answer_new_messages()
-            now_done = min(reviewers.clicks, expected)
-            bar.update(now_done - done)
-            done = now_done
             time.sleep(0.05)
+            now_left = unanswered()
+            bar.update(max(0, left - now_left))
+            left = now_left
 
 
 def _summary(
@@ -310,6 +374,7 @@ def _summary(
     routes: dict[str, int],
     reviewers: Reviewers,
     figures: DemoFigures,
+    retrains: list[RetrainResult],
     elapsed: float,
     workdir: Path,
 ) -> str:
@@ -330,6 +395,11 @@ def _summary(
         f"  model right        {pct(figures.auto_right, figures.auto_total)} of automatic "
         f"decisions (ground truth), {pct(figures.reviewed_right, figures.reviewed_total)} "
         "of the items sent to people",
-        f"  took               {elapsed:.1f} s; database and logs in {workdir}",
     ]
+    for r in retrains:
+        fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
+        change = f"{r.metric} on the trusted hold-out {fmt(r.before)} → {fmt(r.after)}"
+        verdict = f"promoted {r.version}" if r.promoted else f"kept {r.previous} ({r.reason})"
+        lines.append(f"  retrain            {verdict}; {change}")
+    lines.append(f"  took               {elapsed:.1f} s; database and logs in {workdir}")
     return "\n".join(lines)

@@ -30,20 +30,38 @@ ContextValue = str | float | int
 _rng_lock = threading.Lock()
 
 
+def _check_values(
+    values: dict[str, Any], *, what: str, allowed: tuple[type, ...], expected: str
+) -> None:
+    # Checked here rather than with a union type, so that one bad value is one error located
+    # at the field (`items.1.features`), not one error per union member.
+    for name, x in values.items():
+        if not isinstance(x, allowed) or (isinstance(x, bool) and bool not in allowed):
+            raise ValueError(f"{what} {name!r} must be {expected}, not {type(x).__name__}")
+        if isinstance(x, float) and not math.isfinite(x):
+            raise ValueError(f"{what} {name!r} is not a finite number")
+
+
 class ItemIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: str = Field(min_length=1, max_length=255)
-    features: dict[str, FeatureValue] | None = None
+    features: dict[str, Any] | None = None
     text: str | None = Field(default=None, max_length=40_000)
-    context: dict[str, ContextValue] = Field(default_factory=dict, max_length=100)
+    context: dict[str, Any] = Field(default_factory=dict, max_length=100)
 
     @field_validator("features")
     @classmethod
-    def _finite(cls, value: dict[str, FeatureValue] | None) -> dict[str, FeatureValue] | None:
-        for name, x in (value or {}).items():
-            if isinstance(x, float) and not math.isfinite(x):
-                raise ValueError(f"feature {name!r} is not a finite number")
+    def _features(cls, value: dict[str, FeatureValue] | None) -> dict[str, FeatureValue] | None:
+        allowed = (float, int, str, bool, type(None))
+        _check_values(value or {}, what="feature", allowed=allowed, expected="a number or a string")
+        return value
+
+    @field_validator("context")
+    @classmethod
+    def _context(cls, value: dict[str, ContextValue]) -> dict[str, ContextValue]:
+        allowed = (float, int, str)
+        _check_values(value, what="context value", allowed=allowed, expected="a string or a number")
         return value
 
 

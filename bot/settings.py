@@ -10,6 +10,8 @@ from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 
@@ -17,7 +19,10 @@ DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 class Settings(BaseSettings):
     """Environment of every `hitl` process."""
 
-    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+    # An empty variable (`HITL_API_TOKEN=` in a deploy file) means unset, not an empty secret.
+    model_config = SettingsConfigDict(
+        env_prefix="", case_sensitive=False, extra="ignore", env_ignore_empty=True
+    )
 
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
@@ -42,7 +47,11 @@ class Settings(BaseSettings):
         # Plain postgres URLs (as Heroku and most hosts give them) mean psycopg 3 here.
         for prefix in ("postgres://", "postgresql://"):
             if value.startswith(prefix):
-                return "postgresql+psycopg://" + value[len(prefix) :]
+                value = "postgresql+psycopg://" + value[len(prefix) :]
+        try:
+            make_url(value)
+        except ArgumentError:
+            raise ValueError("must be a SQLAlchemy URL such as sqlite:///hitl.db") from None
         return value
 
     @property

@@ -19,9 +19,10 @@ candidates, worse still after a promotion that won on a lucky draw of that same 
 winner's curse; ``benchmarks/label_efficiency.py`` showed the loop stalling on it). So a slice
 may carry ``noise``, the standard error of ``candidate - current`` from a paired bootstrap of its
 rows (``measure_slice`` computes it), and a drop is only held against the candidate when it
-exceeds ``tolerance + z * noise``: worse beyond the tolerance *and* beyond what re-drawing the
-slice would explain. On a large slice the noise vanishes and the rule is the plain tolerance; a
-model trained on corrupted answers falls far beyond either.
+exceeds ``tolerance + z * noise``, by default one standard error (``z = 1``, in the spirit of the
+one-standard-error rule of model selection). On a large slice the noise vanishes and the rule is
+the plain tolerance; a model trained on corrupted answers falls far beyond either. ``z = 0``
+gives the plain tolerance rule everywhere.
 
 ``decide`` is a pure function of numbers; ``evaluate_slice`` and ``measure_slice`` compute them.
 """
@@ -225,11 +226,11 @@ def decide(
     tolerance: float = 0.01,
     min_n: int = 20,
     metric: str = "average_precision",
-    z: float = 1.645,
+    z: float = 1.0,
 ) -> GateDecision:
     """Promote only when the candidate is not worse by more than ``tolerance`` on each slice.
 
-    A slice with ``noise`` allows ``tolerance + z * noise`` (one-sided 95% by default).
+    A slice with ``noise`` allows a drop of ``tolerance + z * noise``.
 
     The reason is one human-readable line: the failures when rejected ("average_precision on
     trusted_holdout fell 0.912 → 0.850"), else the before → after of each compared slice, plus

@@ -24,7 +24,7 @@ def open_counts(*, session: Session) -> dict[str, int]:
         .where(ReviewMessage.state.in_(OPEN_STATES))
         .group_by(ReviewMessage.queue)
     )
-    return {queue: count for queue, count in rows.tuples()}
+    return {queue: count for queue, count in rows}
 
 
 def claim_batch(

@@ -30,28 +30,28 @@ def queue_overviews(*, session: Session, queues: list[str]) -> dict[str, QueueOv
         .join(Prediction, Prediction.item_id == Item.id)
         .where(Item.queue.in_(queues))
         .group_by(Item.queue, Prediction.route)
-    ).tuples():
+    ):
         routed[queue][route] = count
     states: dict[str, dict[str, int]] = defaultdict(dict)
     for queue, state, count in session.execute(
         select(ReviewMessage.queue, ReviewMessage.state, func.count())
         .where(ReviewMessage.queue.in_(queues))
         .group_by(ReviewMessage.queue, ReviewMessage.state)
-    ).tuples():
+    ):
         states[queue][state] = count
     answered = dict(
         session.execute(
             select(Item.queue, func.count())
             .where(Item.queue.in_(queues), Item.resolved_at.is_not(None))
             .group_by(Item.queue)
-        ).tuples()
+        ).all()
     )
     versions = dict(
         session.execute(
             select(ModelVersion.queue, ModelVersion.version).where(
                 ModelVersion.queue.in_(queues), ModelVersion.state == "current"
             )
-        ).tuples()
+        ).all()
     )
     return {
         q: QueueOverview(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -40,11 +41,15 @@ def standin() -> Iterator[SlackStandin]:
         yield server
 
 
-def _client(ctx: AppContext, standin: SlackStandin) -> Iterator[TestClient]:
+@contextmanager
+def serving(ctx: AppContext) -> Iterator[TestClient]:
+    """The real web app of `hitl serve` (without its deliverer thread) around ``ctx``."""
     bolt = build_bolt_app(ctx, signing_secret="test-signing-secret")
-    with TestClient(build_web_app(ctx, bolt)) as client:
-        yield client
-    ctx.engine.dispose()
+    try:
+        with TestClient(build_web_app(ctx, bolt)) as client:
+            yield client
+    finally:
+        ctx.engine.dispose()
 
 
 @pytest.fixture
@@ -59,8 +64,9 @@ def ctx(database_url: str, standin: SlackStandin) -> AppContext:
 
 
 @pytest.fixture
-def client(ctx: AppContext, standin: SlackStandin) -> Iterator[TestClient]:
-    yield from _client(ctx, standin)
+def client(ctx: AppContext) -> Iterator[TestClient]:
+    with serving(ctx) as client:
+        yield client
 
 
 @pytest.fixture
@@ -84,6 +90,20 @@ def stored_rows(sessions: sessionmaker[Session]) -> tuple[int, int, int]:
 # ---------------------------------------------------------------- authentication and routing
 
 
+ROUTES = [
+    ("POST", "/v1/queues/fraud/items"),
+    ("GET", "/v1/queues/fraud/items/t-0"),
+    ("GET", "/v1/queues/fraud/labels"),
+    ("POST", "/v1/queues/fraud/outcomes"),
+]
+
+
+def _request(client: TestClient, method: str, path: str, headers: dict[str, str]) -> Any:
+    body = {"items": items_for(1)} if path.endswith("/items") else {"outcomes": []}
+    kwargs: dict[str, Any] = {"json": body} if method == "POST" else {}
+    return client.request(method, path, headers=headers, **kwargs)
+
+
 @pytest.mark.parametrize(
     "headers",
     [
@@ -95,54 +115,46 @@ def stored_rows(sessions: sessionmaker[Session]) -> tuple[int, int, int]:
     ],
     ids=["none", "wrong", "basic-scheme", "no-scheme", "longer"],
 )
-@pytest.mark.parametrize(
-    ("method", "path"),
-    [
-        ("post", "/v1/queues/fraud/items"),
-        ("get", "/v1/queues/fraud/items/t-0"),
-        ("get", "/v1/queues/fraud/labels"),
-        ("post", "/v1/queues/fraud/outcomes"),
-        ("post", "/v1/queues/nope/items"),  # 401 before 404: queue names do not leak
-    ],
-)
-def test_without_a_valid_token_every_route_answers_401(client, ctx, trained, headers, method, path):
-    body = {"items": items_for(1)} if path.endswith("items") else {"outcomes": []}
-    kwargs: dict[str, Any] = {"json": body} if method == "post" else {}
-    response = client.request(method.upper(), path, headers=headers, **kwargs)
-    assert response.status_code == 401
-    assert response.headers["www-authenticate"] == "Bearer"
+def test_without_a_valid_token_every_route_answers_401(client, ctx, trained, headers):
+    # the unknown queue too: 401 comes before 404, so queue names do not leak
+    for method, path in [*ROUTES, ("POST", "/v1/queues/nope/items")]:
+        response = _request(client, method, path, headers)
+        assert response.status_code == 401, (method, path)
+        assert response.headers["www-authenticate"] == "Bearer"
     assert stored_rows(ctx.sessions) == (0, 0, 0)
+    # the control: the same calls with the token are not refused
+    assert _request(client, "POST", "/v1/queues/fraud/items", AUTH).status_code == 200
 
 
-def test_no_token_configured_refuses_every_call(database_url, standin):
+@pytest.mark.parametrize("token", [None, ""], ids=["unset", "empty"])
+def test_no_token_configured_refuses_every_call(database_url, standin, token):
     ctx = build_context(
-        Settings(database_url=database_url, hitl_api_token=None),
+        Settings(database_url=database_url, hitl_api_token=token),
         config=make_config(**QUEUES),
         token=standin.bot_token,
         api_url=standin.api_url,
     )
-    for client in _client(ctx, standin):
-        for headers in ({}, {"Authorization": "Bearer "}, {"Authorization": "Bearer None"}):
+    seed_model(ctx.sessions, "fraud")
+    with serving(ctx) as client:
+        for headers in (
+            {},
+            {"Authorization": "Bearer "},
+            {"Authorization": "Bearer"},
+            {"Authorization": "Bearer None"},
+        ):
             response = client.post(
                 "/v1/queues/fraud/items", json={"items": items_for(1)}, headers=headers
             )
             assert response.status_code == 401, headers
+        assert stored_rows(ctx.sessions) == (0, 0, 0)
 
 
-@pytest.mark.parametrize(
-    ("method", "path"),
-    [
-        ("post", "/v1/queues/nope/items"),
-        ("get", "/v1/queues/nope/items/t-0"),
-        ("get", "/v1/queues/nope/labels"),
-        ("post", "/v1/queues/nope/outcomes"),
-    ],
-)
-def test_unknown_queue_is_404_naming_it(client, trained, method, path):
-    kwargs: dict[str, Any] = {"json": {"items": items_for(1)}} if method == "post" else {}
-    response = client.request(method.upper(), path, headers=AUTH, **kwargs)
-    assert response.status_code == 404
-    assert "nope" in response.json()["detail"]
+def test_unknown_queue_is_404_naming_it(client, trained):
+    for method, path in ROUTES:
+        path = path.replace("/fraud/", "/nope/")
+        response = _request(client, method, path, AUTH)
+        assert response.status_code == 404, (method, path)
+        assert "nope" in response.json()["detail"]
 
 
 def test_unknown_item_is_404(client, trained):
@@ -340,9 +352,11 @@ def test_a_non_finite_number_is_422_naming_the_field(client, ctx, trained, where
     # them (a JSON column cannot hold them, and the model would see garbage).
     good = json.dumps(items_for(1, prefix="ok")[0])
     if where == "features":
-        bad = '{"id": "bad", "features": {"amount": %s}}' % raw
+        bad = '{"id": "bad", "features": {"amount": RAW}}'.replace("RAW", raw)
     else:
-        bad = '{"id": "bad", "features": {"amount": 1.0}, "context": {"score": %s}}' % raw
+        bad = '{"id": "bad", "features": {"amount": 1.0}, "context": {"score": RAW}}'.replace(
+            "RAW", raw
+        )
     response = client.post(
         "/v1/queues/fraud/items",
         content=f'{{"items": [{good}, {bad}]}}',
@@ -403,9 +417,7 @@ def test_the_same_ids_twice_give_the_same_answers_and_no_new_rows(client, ctx, t
     assert stored_rows(ctx.sessions) == rows
 
 
-def test_a_batch_mixing_old_and_new_ids_answers_old_as_stored_and_scores_new(
-    client, ctx, trained
-):
+def test_a_batch_mixing_old_and_new_ids_answers_old_as_stored_and_scores_new(client, ctx, trained):
     old = post_items(client, items_for(5)).json()["items"]
     v2 = seed_model(ctx.sessions, "fraud")
     mixed = items_for(8)[3:] + items_for(3)[:1]  # t-3, t-4 (old), t-5..t-7 (new), t-0 (old)
@@ -450,7 +462,12 @@ def seed_model_text(ctx: AppContext) -> None:
     y = ["good"] * 12 + ["bad"] * 12
     with ctx.sessions.begin() as session:
         train_initial(
-            session=session, queue="chat", kind="text", labels=("good", "bad"), payloads=payloads, y=y
+            session=session,
+            queue="chat",
+            kind="text",
+            labels=("good", "bad"),
+            payloads=payloads,
+            y=y,
         )
 
 
@@ -693,7 +710,7 @@ def test_healthz_is_503_before_the_schema_exists(database_url, standin):
         api_url=standin.api_url,
         migrate=False,
     )
-    for client in _client(ctx, standin):
+    with serving(ctx) as client:
         response = client.get("/healthz")
         assert response.status_code == 503
         assert "hitl db upgrade" in response.text

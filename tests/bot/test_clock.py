@@ -30,8 +30,12 @@ def test_two_clocks_run_a_scheduled_retrain_once(database_url, sessions):
     config = make_config(fraud={"retrain": "0 3 * * *"})
     with SlackStandin() as standin:
         contexts = [
-            build_context(Settings(database_url=database_url), config=config,
-                          token=standin.bot_token, api_url=standin.api_url)
+            build_context(
+                Settings(database_url=database_url),
+                config=config,
+                token=standin.bot_token,
+                api_url=standin.api_url,
+            )
             for _ in range(2)
         ]
         clocks = [Clock(ctx, poll=0.1) for ctx in contexts]

@@ -27,9 +27,23 @@ def resolve(sessions, rows, labels, *, route="review"):
     with sessions.begin() as session:
         version, _ = load_current(session=session, queue="fraud")
         items = add_items(
-            session=session, queue="fraud", channel="C0REVIEW", model_version_id=version.id,
-            items=[NewItem(f"t-{i}", payloads[i], {}, "legit", 0.6, route,
-                           1.0 if route == "review" else 0.5, 0.4) for i in rows],
+            session=session,
+            queue="fraud",
+            channel="C0REVIEW",
+            model_version_id=version.id,
+            items=[
+                NewItem(
+                    f"t-{i}",
+                    payloads[i],
+                    {},
+                    "legit",
+                    0.6,
+                    route,
+                    1.0 if route == "review" else 0.5,
+                    0.4,
+                )
+                for i in rows
+            ],
         )
         for n, (item, label) in enumerate(zip(items, labels, strict=True)):
             item.resolved_label = label
@@ -62,8 +76,13 @@ def test_outcome_overrides_the_answer_in_the_training_set(sessions):
     seed_model(sessions)
     items = resolve(sessions, [300], ["legit"])
     with sessions.begin() as session:
-        upsert_outcome(session=session, item_pk=items[0].id, label="fraud", source="chargeback",
-                       observed_at=datetime.now(UTC))
+        upsert_outcome(
+            session=session,
+            item_pk=items[0].id,
+            label="fraud",
+            source="chargeback",
+            observed_at=datetime.now(UTC),
+        )
     from storage.labels import outcomes
 
     with sessions.begin() as session:
@@ -72,7 +91,8 @@ def test_outcome_overrides_the_answer_in_the_training_set(sessions):
     from models.selection import HumanLabel, assemble_training_set
 
     _, y, _ = assemble_training_set(
-        [], [HumanLabel(answer.payload, answer.label, 1.0, answer.resolved_at, answer.item_id)],
+        [],
+        [HumanLabel(answer.payload, answer.label, 1.0, answer.resolved_at, answer.item_id)],
         labels,
     )
     assert answer.label == "legit" and y == ["fraud"]
