@@ -15,6 +15,7 @@ from bot.errors import UnknownQueue
 from bot.ingest import BatchError, ingest, parse_batch
 from bot.item_views import item_view, label_rows
 from bot.outcomes import OutcomeError, parse_outcomes, record_outcomes
+from bot.stats import queue_stats
 from models.errors import ModelNotTrained
 from storage.errors import ItemNotFound
 from storage.items import get_item
@@ -102,6 +103,11 @@ def build_api() -> APIRouter:
                 yield json.dumps(row) + "\n"
 
         return StreamingResponse(lines(), media_type="application/x-ndjson")
+
+    @router.get("/queues/{queue}/stats")
+    def stats(queue: QueueDep, ctx: CtxDep) -> dict[str, Any]:
+        with ctx.sessions.begin() as session:
+            return queue_stats(session=session, queue=queue)
 
     @router.post("/queues/{queue}/outcomes")
     async def post_outcomes(queue: QueueDep, request: Request, ctx: CtxDep) -> dict[str, Any]:

@@ -14,9 +14,10 @@ than the current model by at most ``tolerance``. Slices too small or where the m
 undefined (average precision with no positive) are skipped and named in the reason.
 
 Small slices are noisy. A trusted holdout of 40 rows with 8 positives moves average precision
-by ±0.05 between two equally good models, and a fixed 0.01 tolerance then rejects most better
-candidates, worse still after a promotion that won on a lucky draw of that same holdout (the
-winner's curse; ``benchmarks/label_efficiency.py`` showed the loop stalling on it). So a slice
+by several hundredths between two equally good models, so a fixed 0.01 tolerance rejects many
+better candidates, and after a promotion that won on a lucky draw of that same holdout (the
+winner's curse) it can block every later one: in ``benchmarks/label_efficiency.py`` the plain
+rule rejected about 4 retrains in 10, and one run stalled for 9 batches on it. So a slice
 may carry ``noise``, the standard error of ``candidate - current`` from a paired bootstrap of its
 rows (``measure_slice`` computes it), and a drop is only held against the candidate when it
 exceeds ``tolerance + z * noise``, by default one standard error (``z = 1``, in the spirit of the

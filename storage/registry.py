@@ -58,6 +58,10 @@ def add_version(
 
 def set_current(*, session: Session, queue: str, version: str) -> ModelVersion:
     """Make ``version`` the one that scores new items (promotion and rollback)."""
+    # Lock the queue's versions first: a concurrent promotion or rollback waits here, then sees
+    # the version this one makes current and retires it, so a queue never has two current ones
+    # (PostgreSQL; SQLite already serialises writers with BEGIN IMMEDIATE).
+    session.execute(select(ModelVersion.id).where(ModelVersion.queue == queue).with_for_update())
     row = get_version(session=session, queue=queue, version=version)
     session.execute(
         update(ModelVersion)

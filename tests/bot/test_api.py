@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.api import MAX_BODY_BYTES
 from bot.context import AppContext
+from bot.ingest import ingest, parse_batch
 from bot.runtime import build_context
 from bot.settings import Settings
 from bot.slack_app import build_bolt_app
@@ -433,6 +435,32 @@ def test_a_batch_mixing_old_and_new_ids_answers_old_as_stored_and_scores_new(cli
     for item_id in ("t-5", "t-6", "t-7"):
         assert by_id[item_id]["model_version"] == v2
     assert stored_rows(ctx.sessions)[:2] == (8, 8)
+
+
+def test_the_same_new_ids_sent_at_the_same_moment_are_stored_once(ctx, trained):
+    # Two producers (or a producer's retry) racing: one stores, the other answers what it stored.
+    queue = ctx.config.queue("fraud")
+    items = parse_batch({"items": items_for(50)}, queue=queue)
+    barrier = threading.Barrier(3)
+    answers: list[list[Any]] = []
+    errors: list[BaseException] = []
+
+    def send() -> None:
+        barrier.wait()
+        try:
+            answers.append(ingest(ctx, queue=queue, items=items))
+        except BaseException as exc:  # reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=send) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    assert len(answers) == 3
+    assert answers[0] == answers[1] == answers[2]
+    assert stored_rows(ctx.sessions)[:2] == (50, 50)
 
 
 def test_a_repeated_id_within_one_batch_is_stored_once(client, ctx, trained):

@@ -1,0 +1,44 @@
+"""The rows accuracy figures are computed from: audit answers, votes, outcomes."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from storage.tables import Item, Outcome, Prediction, Review
+
+
+def audit_answers(*, session: Session, queue: str) -> list[tuple[str, str, float]]:
+    """(predicted, people's label, sampling probability) of every resolved audit item."""
+    rows = session.execute(
+        select(Prediction.label, Item.resolved_label, Prediction.audit_probability)
+        .join(Item, Item.id == Prediction.item_id)
+        .where(Item.queue == queue, Prediction.route == "audit", Item.resolved_label.is_not(None))
+    ).all()
+    return [(r[0], r[1], r[2]) for r in rows]
+
+
+def active_votes_by_item(*, session: Session, queue: str) -> dict[str, list[tuple[str, str]]]:
+    """item id → [(user, label)] of the votes not undone, in one query."""
+    undone = select(Review.undoes_id).where(Review.action == "undo", Review.undoes_id.is_not(None))
+    rows = session.execute(
+        select(Item.external_id, Review.user_id, Review.label)
+        .join(Item, Item.id == Review.item_id)
+        .where(Item.queue == queue, Review.action == "vote", Review.id.not_in(undone))
+        .order_by(Review.id)
+    ).all()
+    grouped: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for item_id, user, label in rows:
+        grouped[item_id].append((user, label or ""))
+    return dict(grouped)
+
+
+def outcome_labels(*, session: Session, queue: str) -> dict[str, str]:
+    rows = session.execute(
+        select(Item.external_id, Outcome.label)
+        .join(Outcome, Outcome.item_id == Item.id)
+        .where(Item.queue == queue)
+    ).all()
+    return {r[0]: r[1] for r in rows}
