@@ -87,7 +87,8 @@ def build_api() -> APIRouter:
             raise HTTPException(409, str(exc)) from None
         return JSONResponse({"items": [a.as_dict() for a in answers]})
 
-    @router.get("/queues/{queue}/items/{item_id}")
+    # `:path`: producer ids may hold a slash ("order/2024/7"), percent-encoded in the URL.
+    @router.get("/queues/{queue}/items/{item_id:path}")
     def get_one(queue: QueueDep, item_id: str, ctx: CtxDep) -> dict[str, Any]:
         with ctx.sessions.begin() as session:
             try:

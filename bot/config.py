@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from bot.errors import ConfigError, UnknownQueue
 
 SLACK_CONVERSATION_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
+SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 SLACK_PRINCIPAL_ID = re.compile(r"^[UWS][A-Z0-9]{2,}$")  # users (U, W) and user groups (S)
 QUEUE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
@@ -55,7 +56,15 @@ class DigestConfig(BaseModel):
 
     _cron = field_validator("cron")(_check_cron)
     _channel = field_validator("channel")(_check_channel)
-    _users = field_validator("users")(_check_principals)
+
+    @field_validator("users")
+    @classmethod
+    def _user_ids(cls, value: list[str]) -> list[str]:
+        # Direct messages go to people: a user group (S…) has no DM channel.
+        for user in value:
+            if not SLACK_USER_ID.match(user):
+                raise ValueError(f"{user!r} is not a Slack user id (U… or W…)")
+        return value
 
     @field_validator("timezone")
     @classmethod

@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
@@ -587,6 +588,15 @@ def test_get_item_shows_the_item_its_prediction_route_and_reviews(client, ctx, t
     assert [(r["user"], r["action"], r["label"]) for r in shown["reviews"]] == [
         ("U0ANALYST", "vote", "fraud")
     ]
+
+
+@pytest.mark.parametrize("item_id", ["order/2024/7", "a b", "ü-1", "x?y=1#z", "50%", "-"])
+def test_any_id_that_was_posted_can_be_fetched(client, trained, item_id):
+    [item] = items_for(1)
+    assert post_items(client, [{**item, "id": item_id}]).status_code == 200
+    response = client.get(f"/v1/queues/fraud/items/{quote(item_id, safe='')}", headers=AUTH)
+    assert response.status_code == 200, response.text
+    assert response.json()["id"] == item_id
 
 
 # ---------------------------------------------------------------- labels export

@@ -140,6 +140,7 @@ BAD_FIELDS: list[tuple[str, dict[str, Any] | str, str]] = [
     ("digest-unknown", {"digest": {"chanel": "C0999999999"}}, "queues.fraud.digest.chanel"),
     ("digest-channel", {"digest": {"channel": "#leads"}}, "queues.fraud.digest.channel"),
     ("digest-users", {"digest": {"users": ["carol"]}}, "queues.fraud.digest.users"),
+    ("digest-usergroup", {"digest": {"users": ["S0GROUP1"]}}, "queues.fraud.digest.users"),
     ("digest-timezone", {"digest": {"timezone": "Mars/Olympus"}}, "queues.fraud.digest.timezone"),
     ("digest-not-table", {"digest": "weekly"}, "queues.fraud.digest"),
 ]
