@@ -112,7 +112,11 @@ def refresh_message(
         message = item.message
         if where is None and (message is None or message.ts is None):
             return
-        channel, ts = where or (message.channel, message.ts)  # type: ignore[union-attr]
+        if where is not None:
+            channel, ts = where
+        else:
+            assert message is not None and message.ts is not None
+            channel, ts = message.channel, message.ts
         text, blocks = render(item, ctx.config.queue(item.queue), votes, now=utcnow())
         try:
             ctx.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)

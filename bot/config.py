@@ -66,6 +66,12 @@ class DigestConfig(BaseModel):
                 raise ValueError(f"{user!r} is not a Slack user id (U… or W…)")
         return value
 
+    @model_validator(mode="after")
+    def _has_a_destination(self) -> DigestConfig:
+        if self.channel is None and not self.users:
+            raise ValueError("a digest needs a channel or users (or write `digest = {}` for none)")
+        return self
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:

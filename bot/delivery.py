@@ -14,6 +14,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session
@@ -180,7 +181,8 @@ class Deliverer:
                 limit=200,
                 cursor=cursor,
             )
-            for message in page.get("messages", []):
+            messages: list[dict[str, Any]] = page.get("messages") or []
+            for message in messages:
                 meta = message.get("metadata") or {}
                 payload = meta.get("event_payload") or {}
                 if (

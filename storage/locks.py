@@ -39,13 +39,12 @@ class ClockLock:
                 return False
             return True
         now = utcnow()
-        lease = ClockLease.__table__
         with self.engine.begin() as conn:
             updated = conn.execute(
-                update(lease)
+                update(ClockLease)
                 .where(
-                    lease.c.name == self.name,
-                    or_(lease.c.holder == self.holder, lease.c.expires_at < now),
+                    ClockLease.name == self.name,
+                    or_(ClockLease.holder == self.holder, ClockLease.expires_at < now),
                 )
                 .values(holder=self.holder, expires_at=now + LEASE)
             ).rowcount
@@ -54,7 +53,7 @@ class ClockLock:
             try:
                 with conn.begin_nested():
                     conn.execute(
-                        insert(lease).values(
+                        insert(ClockLease).values(
                             name=self.name, holder=self.holder, expires_at=now + LEASE
                         )
                     )
@@ -70,8 +69,9 @@ class ClockLock:
             self._connection.close()
             self._connection = None
         elif self.engine.dialect.name != "postgresql":
-            lease = ClockLease.__table__
             with self.engine.begin() as conn:
                 conn.execute(
-                    delete(lease).where(lease.c.name == self.name, lease.c.holder == self.holder)
+                    delete(ClockLease).where(
+                        ClockLease.name == self.name, ClockLease.holder == self.holder
+                    )
                 )

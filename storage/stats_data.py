@@ -17,7 +17,7 @@ def audit_answers(*, session: Session, queue: str) -> list[tuple[str, str, float
         .join(Item, Item.id == Prediction.item_id)
         .where(Item.queue == queue, Prediction.route == "audit", Item.resolved_label.is_not(None))
     ).all()
-    return [(r[0], r[1], r[2]) for r in rows]
+    return [(str(r[0]), str(r[1]), float(r[2])) for r in rows]
 
 
 def active_votes_by_item(*, session: Session, queue: str) -> dict[str, list[tuple[str, str]]]:

@@ -214,8 +214,8 @@ def test_invalid_json_is_422(client, trained):
 
 def _oversized_body() -> bytes:
     # Valid JSON, so only its size can be the reason for refusing it.
-    padding = MAX_BODY_BYTES  # bytes of text in one context value
-    body = {"items": [{"id": "t-0", "features": {"x": 1.0}, "context": {"pad": "x" * padding}}]}
+    pad = "x" * MAX_BODY_BYTES
+    body = {"items": [{"id": "t-0", "features": {"x": 1.0}, "context": {"pad": pad}}]}
     return json.dumps(body).encode()
 
 
@@ -233,11 +233,9 @@ def test_a_body_over_5_mb_with_content_length_is_413(client, ctx, trained):
 
 def test_a_chunked_body_over_5_mb_without_content_length_is_413(client, ctx, trained):
     body = _oversized_body()
-    sent: list[int] = []
 
     def chunks() -> Iterator[bytes]:
         for start in range(0, len(body), 256 * 1024):
-            sent.append(start)
             yield body[start : start + 256 * 1024]
 
     response = client.post(
@@ -251,7 +249,7 @@ def test_a_chunked_body_over_5_mb_without_content_length_is_413(client, ctx, tra
     assert stored_rows(ctx.sessions) == (0, 0, 0)
 
 
-def test_a_body_just_under_5_mb_is_read(client, ctx, trained):
+def test_a_body_of_exactly_5_mb_is_read(client, ctx, trained):
     # 413 must come from the size, not from some smaller limit.
     item = {"id": "t-big", "features": {"x": 1.0}, "context": {"pad": ""}}
     overhead = len(json.dumps({"items": [item]}).encode())

@@ -104,6 +104,7 @@ def test_queue_config_is_frozen():
         queue.max_open = 5  # type: ignore[misc]
 
 
+TO = {"channel": "C0999999999"}
 #: (id, fields of the queue or a raw TOML line added to it, path the error must name)
 BAD_FIELDS: list[tuple[str, dict[str, Any] | str, str]] = [
     ("kind", {"kind": "image"}, "queues.fraud.kind"),
@@ -136,12 +137,18 @@ BAD_FIELDS: list[tuple[str, dict[str, Any] | str, str]] = [
     ("undo-zero", {"undo_minutes": 0}, "queues.fraud.undo_minutes"),
     ("undo-long", {"undo_minutes": 61}, "queues.fraud.undo_minutes"),
     ("unknown-field", {"review_bellow": 0.5}, "queues.fraud.review_bellow"),
-    ("digest-cron", {"digest": {"cron": "monday"}}, "queues.fraud.digest.cron"),
+    ("digest-cron", {"digest": {**TO, "cron": "monday"}}, "queues.fraud.digest.cron"),
     ("digest-unknown", {"digest": {"chanel": "C0999999999"}}, "queues.fraud.digest.chanel"),
     ("digest-channel", {"digest": {"channel": "#leads"}}, "queues.fraud.digest.channel"),
     ("digest-users", {"digest": {"users": ["carol"]}}, "queues.fraud.digest.users"),
     ("digest-usergroup", {"digest": {"users": ["S0GROUP1"]}}, "queues.fraud.digest.users"),
-    ("digest-timezone", {"digest": {"timezone": "Mars/Olympus"}}, "queues.fraud.digest.timezone"),
+    ("digest-nowhere", {"digest": {"cron": "0 9 * * MON"}}, "queues.fraud.digest"),
+    ("digest-no-users", {"digest": {"users": []}}, "queues.fraud.digest"),
+    (
+        "digest-timezone",
+        {"digest": {**TO, "timezone": "Mars/Olympus"}},
+        "queues.fraud.digest.timezone",
+    ),
     ("digest-not-table", {"digest": "weekly"}, "queues.fraud.digest"),
 ]
 
