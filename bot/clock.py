@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -44,6 +45,12 @@ def scheduled_delivery_retry() -> None:
     jobs.retry_failed_deliveries(_ctx())
 
 
+INTERVAL_JOBS: tuple[tuple[str, Callable[[], None], float], ...] = (
+    ("retrain-after-answers", scheduled_retrain_after_answers, 1),
+    ("delivery-retry", scheduled_delivery_retry, 5),
+)
+
+
 def schedule_jobs(scheduler: BackgroundScheduler, ctx: AppContext) -> list[str]:
     """(Re)declare every job with an explicit id, so restarts replace rather than duplicate."""
     ids = []
@@ -60,23 +67,17 @@ def schedule_jobs(scheduler: BackgroundScheduler, ctx: AppContext) -> list[str]:
                 max_instances=1,
             )
             ids.append(job_id)
-    scheduler.add_job(
-        scheduled_retrain_after_answers,
-        IntervalTrigger(minutes=1),
-        id="retrain-after-answers",
-        replace_existing=True,
-        coalesce=True,
-        max_instances=1,
-    )
-    scheduler.add_job(
-        scheduled_delivery_retry,
-        IntervalTrigger(minutes=5),
-        id="delivery-retry",
-        replace_existing=True,
-        coalesce=True,
-        max_instances=1,
-    )
-    return [*ids, "retrain-after-answers", "delivery-retry"]
+    for job_id, func, minutes in INTERVAL_JOBS:
+        scheduler.add_job(
+            func,
+            IntervalTrigger(minutes=minutes),
+            id=job_id,
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+        )
+        ids.append(job_id)
+    return ids
 
 
 class Clock:

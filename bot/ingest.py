@@ -170,7 +170,7 @@ def _ingest_once(ctx: AppContext, *, queue: QueueConfig, items: Sequence[ItemIn]
                             confidence=p.confidence,
                             route=decision.route,
                             audit_probability=decision.audit_probability,
-                            priority=review_priority(p.confidence, weight=_weight(queue, payload)),
+                            priority=priority_for(queue, payload, p.confidence),
                         )
                     )
             stored = add_items(
@@ -187,9 +187,11 @@ def _ingest_once(ctx: AppContext, *, queue: QueueConfig, items: Sequence[ItemIn]
     return answers
 
 
-def _weight(queue: QueueConfig, payload: dict[str, Any]) -> float:
-    """Budgeted selection: uncertainty times a numeric field (e.g. the amount at risk)."""
+def priority_for(queue: QueueConfig, payload: dict[str, Any], confidence: float) -> float:
+    """Where a waiting item stands in line: uncertainty, times the queue's ``priority_field``
+    (e.g. the amount at risk) when it has one, so a limited budget goes where it matters."""
     if queue.priority_field is None:
-        return 1.0
+        return review_priority(confidence)
     value = (payload.get("features") or {}).get(queue.priority_field)
-    return float(value) if isinstance(value, int | float) and value > 0 else 1.0
+    weight = float(value) if isinstance(value, int | float) and value > 0 else 1.0
+    return review_priority(confidence, weight=weight)

@@ -7,11 +7,12 @@ import logging
 
 from bot.config import QueueConfig
 from bot.context import AppContext
+from bot.ingest import priority_for
 from bot.mrkdwn import escape
 from models.pipelines import score
 from models.registry import load_current
 from models.retraining import RetrainResult, retrain
-from models.routing import decide_route, review_priority
+from models.routing import decide_route
 from storage import outbox
 from storage.labels import answers_since
 from storage.registry import current_version
@@ -57,7 +58,7 @@ def rescore_waiting(ctx: AppContext, queue: QueueConfig) -> int:
                 p.route, p.audit_probability = decision.route, decision.audit_probability
             if p.route == "auto":
                 message.state = "withdrawn"
-            message.priority = review_priority(s.confidence)
+            message.priority = priority_for(queue, item.payload, s.confidence)
         return len(items)
 
 

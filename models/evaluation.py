@@ -96,7 +96,7 @@ class Metrics:
         return float(value)
 
 
-def _proba_for(pipeline: Pipeline, x: list[Any], labels: Sequence[str]) -> np.ndarray:
+def proba_by_label(pipeline: Pipeline, x: list[Any], labels: Sequence[str]) -> np.ndarray:
     """Probabilities with one column per queue label, 0 for a label the model never saw."""
     proba = np.asarray(pipeline.predict_proba(x))
     columns = {str(c): i for i, c in enumerate(pipeline.classes_)}
@@ -142,7 +142,7 @@ def evaluate(
     if n == 0:
         return Metrics(0, None, None, None, None, None)
     weights = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
-    proba = _proba_for(pipeline, to_model_input(kind, payloads), labels)
+    proba = proba_by_label(pipeline, to_model_input(kind, payloads), labels)
     y_pred = [labels[i] for i in proba.argmax(axis=1)]
     present = set(y_true)
     average_precision = roc_auc = None

@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 from sklearn.pipeline import Pipeline
 
-from models.evaluation import HIGHER_IS_BETTER, evaluate
+from models.evaluation import HIGHER_IS_BETTER, evaluate, proba_by_label
 from models.pipelines import Kind, to_model_input
 
 SLICE_NAMES: tuple[str, ...] = ("trusted_holdout", "recent_labels", "outcomes")
@@ -90,17 +90,6 @@ def evaluate_slice(
     metrics = evaluate(pipeline, kind, payloads, y, labels=labels, sample_weight=sample_weight)
     value = getattr(metrics, metric)
     return None if value is None else float(value)
-
-
-def _proba(pipeline: Pipeline, x: list[Any], labels: Sequence[str]) -> np.ndarray:
-    """Probabilities with one column per queue label (0 for a label the model never saw)."""
-    proba = np.asarray(pipeline.predict_proba(x))
-    columns = {str(c): i for i, c in enumerate(pipeline.classes_)}
-    out = np.zeros((len(x), len(labels)))
-    for j, label in enumerate(labels):
-        if label in columns:
-            out[:, j] = proba[:, columns[label]]
-    return out
 
 
 def _average_precision(scores: np.ndarray, positive: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -206,8 +195,8 @@ def measure_slice(
         x = to_model_input(kind, payloads)
         noise = paired_bootstrap_noise(
             metric,
-            _proba(candidate, x, labels),
-            _proba(current, x, labels),
+            proba_by_label(candidate, x, labels),
+            proba_by_label(current, x, labels),
             y,
             labels=labels,
             sample_weight=sample_weight,

@@ -156,7 +156,8 @@ class ModelVersion(Base):
     version: Mapped[str] = mapped_column(String(64), unique=True)  # the public model_version
     kind: Mapped[str] = mapped_column(String(16))
     state: Mapped[str] = mapped_column(String(16))  # current | retired | rejected
-    artifact: Mapped[bytes] = mapped_column(LargeBinary)
+    # Deferred: the current version is read on every scoring call, the bytes only on a cache miss.
+    artifact: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     sha256: Mapped[str] = mapped_column(String(64))
     labels: Mapped[dict[str, Any]]  # {"labels": [...]}: the classes in queue order
     n_train: Mapped[int] = mapped_column(Integer)

@@ -24,9 +24,14 @@ def test_audit_accuracy_and_precision_from_answered_audits(sessions):
     with sessions.begin() as session:
         version, _ = load_current(session=session, queue="fraud")
         items = add_items(
-            session=session, queue="fraud", channel="C0REVIEW", model_version_id=version.id,
-            items=[NewItem(f"t-{i}", {"features": {"x": 1.0}}, {}, p, 0.9, route, w, 0.1)
-                   for i, (p, _, route, w) in enumerate(rows)],
+            session=session,
+            queue="fraud",
+            channel="C0REVIEW",
+            model_version_id=version.id,
+            items=[
+                NewItem(f"t-{i}", {"features": {"x": 1.0}}, {}, p, 0.9, route, w, 0.1)
+                for i, (p, _, route, w) in enumerate(rows)
+            ],
         )
         for item, (_, truth, _, _) in zip(items, rows, strict=True):
             if truth is not None:

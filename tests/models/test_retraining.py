@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
+from models.artifacts import load_pipeline
 from models.registry import load_current
 from models.retraining import retrain
 from storage.items import NewItem, add_items
@@ -107,13 +108,14 @@ def test_rollback_restores_scoring_with_the_old_version(sessions):
         assert load_current(session=session, queue="fraud")[0].version == "fraud-v2"
         set_current(session=session, queue="fraud", version="fraud-v1")
     payloads, _ = cancer_rows()
+    probe = [p["features"] for p in payloads[300:340]]
     with sessions.begin() as session:
         version, pipeline = load_current(session=session, queue="fraud")
-        v1 = list_versions(session=session, queue="fraud")[0]
-    from models.registry import pipeline_of
-
+        v1, v2 = list_versions(session=session, queue="fraud")
+        # Fresh loads of the stored artifacts, bypassing the process cache.
+        old = load_pipeline(v1.artifact, expected_sha256=v1.sha256)
+        new = load_pipeline(v2.artifact, expected_sha256=v2.sha256)
     assert version.version == "fraud-v1"
-    probe = [p["features"] for p in payloads[300:340]]
-    np.testing.assert_array_equal(
-        pipeline.predict_proba(probe), pipeline_of(v1).predict_proba(probe)
-    )
+    served = pipeline.predict_proba(probe)
+    np.testing.assert_array_equal(served, old.predict_proba(probe))
+    assert not np.array_equal(served, new.predict_proba(probe))

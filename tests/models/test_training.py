@@ -70,6 +70,7 @@ def test_the_version_is_current_and_records_its_training(sessions):
         [row] = list_versions(session=session, queue="fraud")
         n_holdout = len(examples(session=session, queue="fraud", split="holdout")[1])
         n_train = len(examples(session=session, queue="fraud", split="train")[1])
+        artifact = row.artifact  # deferred column: read while the session is open
     assert row.version == version == "fraud-v1"
     assert row.state == "current"
     assert row.promoted_at is not None
@@ -79,7 +80,7 @@ def test_the_version_is_current_and_records_its_training(sessions):
     assert row.info["random_state"] == 3
     assert row.info["n_holdout"] == n_holdout
     assert row.info["sklearn_version"] == sklearn.__version__
-    assert row.sha256 == sha256_hex(row.artifact)
+    assert row.sha256 == sha256_hex(artifact)
 
 
 def test_the_metrics_are_those_of_the_stored_model_on_the_held_out_examples(sessions):
