@@ -310,7 +310,16 @@ def export(queue: str) -> None:
     "--dataset", type=click.Choice(["fraud", "tweets"]), default="fraud", show_default=True
 )
 @click.option("--seed", default=0, show_default=True, help="Random seed.")
-def demo(n_items: int, seed_size: int, error_rate: float, dataset: str, seed: int) -> None:
+@click.option(
+    "--retrain-every",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Items streamed between two retrains (0: never).",
+)
+def demo(
+    n_items: int, seed_size: int, error_rate: float, dataset: str, seed: int, retrain_every: int
+) -> None:
     """Run the whole loop on this machine, no Slack workspace needed: a Slack stand-in, the real
     app, a first model trained on real data, items streamed through the API and simulated
     reviewers clicking the buttons."""
@@ -318,7 +327,12 @@ def demo(n_items: int, seed_size: int, error_rate: float, dataset: str, seed: in
 
     summary = run_demo(
         DemoOptions(
-            n_items=n_items, seed_size=seed_size, error_rate=error_rate, dataset=dataset, seed=seed
+            n_items=n_items,
+            seed_size=seed_size,
+            error_rate=error_rate,
+            dataset=dataset,
+            seed=seed,
+            retrain_every=retrain_every,
         )
     )
     click.echo(summary)
