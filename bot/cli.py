@@ -123,12 +123,14 @@ def train(queue: str, file: Path, label_column: str, random_state: int) -> None:
             y=y,
             random_state=random_state,
         )
-        click.echo(f"trained {version.version} on {version.n_train} rows; held-out metrics:")
-        for name, value in version.metrics["holdout"].items():
-            if value is not None:
-                click.echo(
-                    f"  {name}: {value:.4f}" if isinstance(value, float) else f"  {name}: {value}"
-                )
+        name, n_train, metrics = version.version, version.n_train, version.metrics["holdout"]
+    # Printed once committed: whoever reads this line can already score with the new version.
+    click.echo(f"trained {name} on {n_train} rows; held-out metrics:")
+    for metric, value in metrics.items():
+        if value is not None:
+            click.echo(
+                f"  {metric}: {value:.4f}" if isinstance(value, float) else f"  {metric}: {value}"
+            )
 
 
 @main.command()
@@ -274,6 +276,43 @@ def stats(queue: str) -> None:
         )
     for user, e in figures["reviewer_accuracy"].items():
         click.echo(f"reviewer {user} vs outcomes: {format_estimate(e)}")
+
+
+@main.command()
+@click.option(
+    "--queue", "only", metavar="QUEUE", help="Only this queue (default: every queue with a digest)."
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Print the digest and write the chart to a file; post nothing."
+)
+@click.option(
+    "--chart-dir",
+    default=".",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where --dry-run writes the chart.",
+)
+def digest(only: str | None, dry_run: bool, chart_dir: Path) -> None:
+    """Post the weekly digest now: the last 7 days against the 7 before, chart in the thread."""
+    from bot import digest as digests
+
+    settings = load_settings()
+    if not dry_run and settings.slack_bot_token is None:
+        raise HitlError("SLACK_BOT_TOKEN is not set: nothing to post with (try --dry-run)")
+    ctx = build_context(settings)
+    queues = digests.digest_queues(ctx, only)
+    if not queues:
+        raise HitlError("no queue has a digest configured (digest = { channel = ... })")
+    for queue in queues:
+        if dry_run:
+            chart_dir.mkdir(parents=True, exist_ok=True)
+            text, path = digests.dry_run(ctx, queue, chart_dir=chart_dir)
+            click.echo(text)
+            click.echo(f"chart: {path}\n")
+        else:
+            sent = digests.send_digest(ctx, queue)
+            where = ", ".join(conversation for conversation, _ in sent.posts)
+            click.echo(f"digest of {queue.name} posted to {where}")
 
 
 @main.command()
