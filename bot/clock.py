@@ -16,8 +16,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot import jobs
+from bot import digest, jobs
 from bot.context import AppContext
+from bot.reminders import send_reminders
 from bot.runtime import build_context
 from bot.settings import Settings
 from storage.locks import ClockLock
@@ -37,6 +38,10 @@ def scheduled_retrain(queue: str) -> None:
     jobs.retrain_queue(_ctx(), _ctx().config.queue(queue))
 
 
+def scheduled_digest(queue: str) -> None:
+    digest.send_digest(_ctx(), _ctx().config.queue(queue))
+
+
 def scheduled_retrain_after_answers() -> None:
     jobs.retrain_if_enough_answers(_ctx())
 
@@ -45,14 +50,20 @@ def scheduled_delivery_retry() -> None:
     jobs.retry_failed_deliveries(_ctx())
 
 
+def scheduled_reminders() -> None:
+    send_reminders(_ctx())
+
+
 INTERVAL_JOBS: tuple[tuple[str, Callable[[], None], float], ...] = (
     ("retrain-after-answers", scheduled_retrain_after_answers, 1),
     ("delivery-retry", scheduled_delivery_retry, 5),
+    ("reminders", scheduled_reminders, 1),
 )
 
 
 def schedule_jobs(scheduler: BackgroundScheduler, ctx: AppContext) -> list[str]:
-    """(Re)declare every job with an explicit id, so restarts replace rather than duplicate."""
+    """(Re)declare every job with an explicit id, so restarts replace rather than duplicate,
+    and drop stored jobs the config no longer asks for."""
     ids = []
     for queue in ctx.config.queues.values():
         if queue.retrain:
@@ -67,6 +78,19 @@ def schedule_jobs(scheduler: BackgroundScheduler, ctx: AppContext) -> list[str]:
                 max_instances=1,
             )
             ids.append(job_id)
+        if queue.digest is not None:
+            job_id = f"digest:{queue.name}"
+            scheduler.add_job(
+                scheduled_digest,
+                CronTrigger.from_crontab(queue.digest.cron, timezone=queue.digest.timezone),
+                args=[queue.name],
+                id=job_id,
+                replace_existing=True,
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=6 * 3600,  # a clock down at 9:00 still sends Monday's digest
+            )
+            ids.append(job_id)
     for job_id, func, minutes in INTERVAL_JOBS:
         scheduler.add_job(
             func,
@@ -77,6 +101,9 @@ def schedule_jobs(scheduler: BackgroundScheduler, ctx: AppContext) -> list[str]:
             max_instances=1,
         )
         ids.append(job_id)
+    for job in scheduler.get_jobs():
+        if job.id not in ids:  # a queue or schedule removed from the config since last start
+            job.remove()
     return ids
 
 

@@ -9,12 +9,21 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.util import astimezone
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from bot.errors import ConfigError, UnknownQueue
 
@@ -22,6 +31,8 @@ SLACK_CONVERSATION_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 SLACK_PRINCIPAL_ID = re.compile(r"^[UWS][A-Z0-9]{2,}$")  # users (U, W) and user groups (S)
 QUEUE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+DURATION = re.compile(r"^\s*(\d+)\s*([mhd])\s*$")
+_DURATION_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 
 
 def _check_channel(value: str | None) -> str | None:
@@ -35,6 +46,27 @@ def _check_principals(value: Sequence[str]) -> Sequence[str]:
         if not SLACK_PRINCIPAL_ID.match(principal):
             raise ValueError(f"{principal!r} is not a Slack user (U…/W…) or user group (S…) id")
     return value
+
+
+def parse_duration(value: object) -> timedelta | None:
+    """``"30m"``, ``"4h"``, ``"2d"`` or a whole number of minutes; ``""``/absent is None (off).
+
+    Kept to three units on purpose: a TOML reader sees at once what "4h" means, and a typo
+    ("4x", "4 hours", 1.5) is refused rather than guessed at.
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, timedelta):
+        duration = value
+    elif isinstance(value, int) and not isinstance(value, bool):
+        duration = timedelta(minutes=value)
+    elif isinstance(value, str) and (match := DURATION.match(value)):
+        duration = timedelta(**{_DURATION_UNITS[match[2]]: int(match[1])})
+    else:
+        raise ValueError(f"{value!r} is not a duration such as 30m, 4h or 2d")
+    if duration <= timedelta(0):
+        raise ValueError(f'{value!r} must be longer than zero (write "" to turn it off)')
+    return duration
 
 
 def _check_cron(value: str) -> str:
@@ -105,6 +137,9 @@ class QueueConfig(BaseModel):
     digest: DigestConfig | None = None
     undo_minutes: float = Field(default=5.0, gt=0, le=60)
     priority_field: str | None = None
+    # Reminders: a thread reply to a message still unanswered after this long ("4h"); None = off.
+    remind_after: timedelta | None = None
+    escalate_after: timedelta | None = None
 
     _channel = field_validator("channel")(_check_channel)
 
@@ -126,6 +161,33 @@ class QueueConfig(BaseModel):
     def _no_empty_field(cls, value: str | None) -> str | None:
         return value or None
 
+    @field_validator("remind_after", "escalate_after", mode="before")
+    @classmethod
+    def _duration(cls, value: object, info: ValidationInfo) -> timedelta | None:
+        # mode="before": pydantic's own timedelta parsing would read 30 as 30 *seconds*.
+        try:
+            return parse_duration(value)
+        except ValueError as exc:
+            raise ValueError(f"{info.field_name}: {exc}") from None
+
+    @field_validator("escalate_after")
+    @classmethod
+    def _escalation_follows_reminder(
+        cls, value: timedelta | None, info: ValidationInfo
+    ) -> timedelta | None:
+        # Fields are validated in order: leads and remind_after are in info.data when valid.
+        if value is None:
+            return value
+        if not info.data.get("leads"):
+            raise ValueError("escalate_after needs leads: the user ids to mention when it fires")
+        remind = info.data.get("remind_after")
+        if remind is not None and value <= remind:
+            raise ValueError(
+                f"escalate_after ({_show(value)}) must be longer than "
+                f"remind_after ({_show(remind)})"
+            )
+        return value
+
     @model_validator(mode="before")
     @classmethod
     def _empty_digest(cls, data: object) -> object:
@@ -138,6 +200,16 @@ class QueueConfig(BaseModel):
     def positive_label(self) -> str | None:
         """The positive class of a binary queue (the second label); None for multi-class."""
         return self.labels[1] if len(self.labels) == 2 else None
+
+
+def _show(duration: timedelta) -> str:
+    """A duration the way the config file writes it (``90m``, ``4h``, ``2d``)."""
+    minutes = int(duration.total_seconds() // 60)
+    if minutes % (24 * 60) == 0:
+        return f"{minutes // (24 * 60)}d"
+    if minutes % 60 == 0:
+        return f"{minutes // 60}h"
+    return f"{minutes}m"
 
 
 class HitlConfig(BaseModel):

@@ -28,6 +28,7 @@ import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import parse_config
+from bot.digest import send_digest
 from bot.jobs import retrain_queue
 from bot.runtime import build_context
 from bot.settings import Settings
@@ -42,6 +43,7 @@ from storage.migrate import upgrade
 from storage.overview import queue_overviews
 
 CHANNEL = "C0DEMOREVIEW"
+DIGEST_CHANNEL = "C0DEMOLEADS"
 SIGNING_SECRET = "demo-signing-secret"
 API_TOKEN = "demo-api-token"
 REVIEWERS = ("U0ANALYST1", "U0ANALYST2", "U0ANALYST3")
@@ -73,6 +75,7 @@ def _config_text(options: DemoOptions, data: Dataset) -> str:
         f"review_below = {options.review_below}\n"
         f"audit_rate = {options.audit_rate}\n"
         f"max_open = {options.max_open}\n"
+        f'digest = {{ channel = "{DIGEST_CHANNEL}" }}\n'
     )
 
 
@@ -230,6 +233,7 @@ def run_demo(options: DemoOptions) -> str:
 
     with SlackStandin() as standin:
         standin.add_channel(CHANNEL, "fraud-review")
+        standin.add_channel(DIGEST_CHANNEL, "fraud-leads")
         port = _free_port()
         env = {
             **os.environ,
@@ -278,6 +282,7 @@ def run_demo(options: DemoOptions) -> str:
             )
             _wait_for_answers(reviewers, sessions, queue, options.answer_timeout)
             reviewers.close()
+            send_digest(ctx, ctx.config.queue(queue))
         finally:
             server.terminate()
             server.wait(timeout=10)
@@ -401,5 +406,10 @@ def _summary(
         change = f"{r.metric} on the trusted hold-out {fmt(r.before)} → {fmt(r.after)}"
         verdict = f"promoted {r.version}" if r.promoted else f"kept {r.previous} ({r.reason})"
         lines.append(f"  retrain            {verdict}; {change}")
+    lines.append(
+        f"  weekly digest      posted to {DIGEST_CHANNEL} with its chart; to read it here:\n"
+        f"                     DATABASE_URL=sqlite:///{workdir / 'hitl-demo.db'} "
+        f"HITL_CONFIG={workdir / 'hitl.toml'} hitl digest --dry-run"
+    )
     lines.append(f"  took               {elapsed:.1f} s; database and logs in {workdir}")
     return "\n".join(lines)

@@ -1,17 +1,21 @@
 """A queue's figures: volumes, and accuracy estimated from audits with 95% intervals.
 
-One module behind `GET /v1/queues/{queue}/stats`, `hitl stats` and `/hitl stats`. Unmeasured
-figures are ``None`` ("not measured yet"), never a zero that looks measured.
+One module behind `GET /v1/queues/{queue}/stats`, `hitl stats` and `/hitl stats`; the weekly
+part (``this_week``, ``last_week``, ``backlog``, ``history``) is the digest's own
+``DigestFigures``, so the API and the digest can never disagree. Unmeasured figures are ``None``
+("not measured yet"), never a zero that looks measured.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from bot.config import QueueConfig
+from bot.digest_figures import digest_figures
 from models.estimates import (
     AuditAnswer,
     Estimate,
@@ -26,7 +30,9 @@ from storage.overview import queue_overviews
 from storage.stats_data import active_votes_by_item, audit_answers, outcome_labels
 
 
-def queue_stats(*, session: Session, queue: QueueConfig) -> dict[str, Any]:
+def queue_stats(
+    *, session: Session, queue: QueueConfig, now: datetime | None = None
+) -> dict[str, Any]:
     overview = queue_overviews(session=session, queues=[queue.name])[queue.name]
     audits = [
         AuditAnswer(predicted=p, truth=t, sampling_probability=w)
@@ -60,6 +66,17 @@ def queue_stats(*, session: Session, queue: QueueConfig) -> dict[str, Any]:
         for user, estimate in reviewer_accuracy(flat, outcomes).items()
         if estimate != Estimate.unmeasured()
     }
+    weekly = asdict(digest_figures(session=session, queue=queue, now=now or datetime.now(UTC)))
+    for key in (
+        "now",
+        "new_queue",
+        "this_week",
+        "last_week",
+        "backlog",
+        "oldest_waiting",
+        "history",
+    ):
+        figures[key] = weekly[key]
     return figures
 
 

@@ -764,3 +764,26 @@ def test_metrics_count_the_items_by_route(client, trained):
     assert 'hitl_items_total{queue="chat",route="auto"} 0' in lines
     waiting = sum(a["route"] != "auto" for a in answers)
     assert f'hitl_messages{{queue="fraud",state="waiting"}} {waiting}' in lines
+
+
+# ---------------------------------------------------------------- stats
+
+
+def test_stats_give_this_weeks_figures_as_json(client, trained):
+    answers = post_items(client, items_for(40)).json()["items"]
+    response = client.get("/v1/queues/fraud/stats", headers=AUTH)
+    assert response.status_code == 200, response.text
+    stats = response.json()
+    routed = {r: sum(a["route"] == r for a in answers) for r in ("review", "audit", "auto")}
+    assert stats["this_week"]["items"] == 40
+    assert stats["this_week"]["routed"] == routed
+    assert stats["last_week"]["items"] == 0
+    assert stats["backlog"] == routed["review"] + routed["audit"]
+    assert stats["this_week"]["automatic_accuracy"] == {
+        "value": None,
+        "low": None,
+        "high": None,
+        "n": 0,
+    }
+    assert len(stats["history"]) == 12
+    assert stats["model_version"] == trained

@@ -5,8 +5,11 @@ from __future__ import annotations
 import threading
 import time
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
-from bot.clock import Clock
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from bot.clock import Clock, schedule_jobs
 from bot.runtime import build_context
 from bot.settings import Settings
 from bot.slack_standin.server import SlackStandin
@@ -64,3 +67,25 @@ def test_two_clocks_run_a_scheduled_retrain_once(database_url, sessions):
         versions = list_versions(session=session, queue="fraud")
     assert [v.version for v in versions] == ["fraud-v1", "fraud-v2"]
     assert len(standin.calls_to("chat.postMessage")) == 1
+
+
+def test_digests_run_on_their_cron_in_their_time_zone_and_stale_jobs_go(database_url):
+    config = make_config(
+        fraud={"digest": {"channel": "C0LEADS", "cron": "0 9 * * MON", "timezone": "Europe/Paris"}}
+    )
+    ctx = build_context(Settings(database_url=database_url), config=config)
+    scheduler = BackgroundScheduler(timezone="UTC")
+    scheduler.start(paused=True)
+    try:
+        scheduler.add_job(print, "interval", minutes=1, id="digest:removed-queue")
+        ids = schedule_jobs(scheduler, ctx)
+        assert "digest:fraud" in ids
+        assert scheduler.get_job("digest:removed-queue") is None
+        run = scheduler.get_job("digest:fraud").next_run_time
+        paris = run.astimezone(ZoneInfo("Europe/Paris"))
+        assert (paris.weekday(), paris.hour, paris.minute) == (0, 9, 0)
+        # Paris is UTC+1 in winter and UTC+2 in summer: 9:00 there is never 9:00 UTC.
+        assert run.astimezone(UTC).hour in (7, 8)
+    finally:
+        scheduler.shutdown(wait=False)
+        ctx.engine.dispose()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import UTC, datetime
 
+from bot.digest_figures import digest_figures
 from bot.stats import queue_stats
 from models.registry import load_current
 from storage.items import NewItem, add_items
@@ -55,3 +57,29 @@ def test_a_new_queue_says_not_measured(sessions):
     with sessions.begin() as session:
         figures = queue_stats(session=session, queue=queue)
     assert figures["automatic_accuracy"] == {"value": None, "low": None, "high": None, "n": 0}
+
+
+def test_the_weekly_figures_are_the_digests(sessions):
+    seed_model(sessions)
+    queue = make_config(fraud={}).queue("fraud")
+    with sessions.begin() as session:
+        version, _ = load_current(session=session, queue="fraud")
+        add_items(
+            session=session,
+            queue="fraud",
+            channel="C0REVIEW",
+            model_version_id=version.id,
+            items=[
+                NewItem(f"t-{i}", {"features": {"x": 1.0}}, {}, "legit", 0.6, "review", 1, 0.4)
+                for i in range(3)
+            ],
+        )
+    now = datetime.now(UTC)
+    with sessions.begin() as session:
+        figures = queue_stats(session=session, queue=queue, now=now)
+        digest = digest_figures(session=session, queue=queue, now=now)
+    assert figures["this_week"] == asdict(digest.this_week)
+    assert figures["this_week"]["items"] == 3
+    assert figures["this_week"]["routed"] == {"review": 3, "audit": 0, "auto": 0}
+    assert figures["backlog"] == 3 and figures["new_queue"] is False
+    assert len(figures["history"]) == 12

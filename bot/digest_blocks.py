@@ -1,0 +1,392 @@
+"""The weekly digest as words: Block Kit for Slack and plain lines for a terminal.
+
+Pure functions, ``DigestFigures`` in. ``digest_sections`` decides once what the digest says —
+which figures, their wording, this week's value beside the 7 days before — as plain text;
+``digest_message`` and ``digest_plain_text`` only lay those rows out, so Slack and
+``hitl digest --dry-run`` can never disagree.
+
+Phones first: short ``section`` fields two to a row for counts, one figure per line for
+estimates (an interval does not fit half a screen), no tables. Unmeasured figures are said to
+be unmeasured, never shown as 0%. Everything that comes from config or the registry (queue
+name, versions, reasons, user ids) is escaped when it becomes mrkdwn, and the message keeps
+to Slack's limits for any input: long lists are capped and counted ("and 12 more").
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from slack_sdk.models.blocks import (
+    Block,
+    ContextBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    PlainTextObject,
+    SectionBlock,
+)
+
+from bot import mrkdwn
+from bot.digest_figures import DigestFigures, PeriodFigures, VersionChange
+from bot.mrkdwn import escape_and_truncate, mention
+from models.estimates import Estimate
+
+Layout = Literal["fields", "stacked", "inline"]
+
+MAX_REVIEWERS = 10
+MAX_VERSIONS = 10
+_VERSION, _REASON, _METRIC, _QUEUE = 80, 300, 60, 63
+_HEADER, _FALLBACK, _SECTION_BUDGET = 150, 300, 2900
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One figure: this week's value and, where it has one, the value of the 7 days before.
+
+    All text is plain (not escaped); ``user`` is the Slack user id a row is about (then also
+    its label): a mention in Slack, the id in a terminal.
+    """
+
+    label: str
+    value: str
+    previous: str | None = None
+    user: str | None = None
+
+
+@dataclass(frozen=True)
+class DigestSection:
+    """A titled group of rows, or a sentence (``note``) where figures would only be zeros.
+
+    ``layout``: ``fields`` (short values, two to a row on a phone), ``stacked`` (label, value,
+    previous value on lines of their own) or ``inline`` (one ``label: value`` line per row).
+    ``more`` counts rows left out of a capped list.
+    """
+
+    title: str
+    rows: tuple[Row, ...] = ()
+    layout: Layout = "fields"
+    note: str | None = None
+    more: int = 0
+
+
+def digest_sections(figures: DigestFigures) -> list[DigestSection]:
+    """What the digest says, in order: the one place that words the figures."""
+    this, last = figures.this_week, figures.last_week
+    sections: list[DigestSection] = []
+    if figures.new_queue:
+        sections.append(
+            DigestSection(
+                "",
+                note=f"{_clean(figures.queue, _QUEUE)} has no data yet: no item has been scored."
+                " Figures start with the first week items come in.",
+            )
+        )
+    elif this.empty:
+        note = "No items came in and nobody answered this week."
+        if last.items or last.answered:
+            note += f" The 7 days before: {last.items:,} items scored, {last.answered:,} answered."
+        sections.append(DigestSection("", note=note))
+        if figures.backlog:
+            sections.append(DigestSection("Waiting", tuple(_backlog_rows(figures))))
+    else:
+        sections += [_items(this, last), _answers(figures), _quality(figures)]
+        if this.answers_by_reviewer:
+            sections.append(_reviewers(this, last))
+    if this.versions:
+        sections.append(_versions(this.versions))
+    return sections
+
+
+def period_text(start: datetime, end: datetime) -> str:
+    """``20–27 Nov 2026``, ``27 Nov – 4 Dec 2026`` or ``28 Dec 2026 – 4 Jan 2027``."""
+    if start.year != end.year:
+        return f"{_day(start)} {start.year} – {_day(end)} {end.year}"
+    if start.month != end.month:
+        return f"{_day(start)} – {_day(end)} {end.year}"
+    return f"{start.day}–{_day(end)} {end.year}"
+
+
+def human_duration(seconds: float) -> str:
+    """``45 s``, ``4 min``, ``2.5 h``, ``3 d``: a time to answer as people say it.
+
+    A slightly negative value (clocks of two processes a little apart) reads as ``0 s``.
+    """
+    if math.isnan(seconds) or math.isinf(seconds):
+        raise ValueError(f"not a duration: {seconds!r}")
+    seconds = max(0.0, seconds)
+    if round(seconds) < 60:
+        return f"{round(seconds)} s"
+    if round(seconds / 60) < 60:
+        return f"{round(seconds / 60)} min"
+    if round(seconds / 3600, 1) < 24:
+        return f"{_one_decimal(seconds / 3600)} h"
+    return f"{_one_decimal(seconds / 86400)} d"
+
+
+def estimate_text(estimate: Estimate, *, unmeasured: str) -> str:
+    """``98.9% (95% CI 97.1–99.6%, n=52)``, or ``unmeasured`` when nothing was measured."""
+    e = estimate
+    if e.n == 0 or e.value is None or e.low is None or e.high is None:
+        return unmeasured
+    return f"{_percent(e.value)}% (95% CI {_percent(e.low)}–{_percent(e.high)}%, n={e.n:,})"
+
+
+def digest_message(figures: DigestFigures) -> tuple[str, list[dict[str, Any]]]:
+    """The digest message for Slack: (fallback text for notifications, blocks)."""
+    title = escape_and_truncate(f"Weekly digest · {_clean(figures.queue, _QUEUE)}", _HEADER)
+    blocks: list[Block] = [
+        HeaderBlock(text=PlainTextObject(text=title, emoji=False)),
+        ContextBlock(elements=[_mrkdwn(mrkdwn.escape(_subtitle(figures)))]),
+    ]
+    blocks += [_section_block(section) for section in digest_sections(figures)]
+    return escape_and_truncate(_headline(figures), _FALLBACK), [b.to_dict() for b in blocks]
+
+
+def digest_plain_text(figures: DigestFigures) -> str:
+    """The same digest as plain lines for a terminal (``hitl digest --dry-run``)."""
+    lines = [_headline(figures), _subtitle(figures)]
+    for section in digest_sections(figures):
+        lines.append("")
+        if section.title:
+            lines.append(section.title)
+        if section.note:
+            lines.append(section.note)
+        width = max((len(row.label) for row in section.rows), default=0)
+        for row in section.rows:
+            label = f"{row.label}:".ljust(width + 1)
+            if section.layout == "stacked":
+                lines.append(f"  {label} {row.value}")
+                if row.previous is not None:
+                    lines.append(f"  {'':{width + 1}} prev. {row.previous}")
+            else:
+                lines.append(f"  {label} {row.value}{_previous(row)}")
+        if section.more:
+            lines.append(f"  and {section.more:,} more")
+    return "\n".join(lines) + "\n"
+
+
+# --- what the sections hold -------------------------------------------------------------
+
+
+def _items(this: PeriodFigures, last: PeriodFigures) -> DigestSection:
+    def row(label: str, now: int, before: int) -> Row:
+        return Row(label, f"{now:,}", f"{before:,}")
+
+    rows = [row("Items scored", this.items, last.items)]
+    for route, label in (
+        ("review", "Sent to review"),
+        ("audit", "Audit sample"),
+        ("auto", "Decided automatically"),
+    ):
+        rows.append(row(label, _routed(this, route), _routed(last, route)))
+    return DigestSection("Items", tuple(rows))
+
+
+def _answers(figures: DigestFigures) -> DigestSection:
+    this, last = figures.this_week, figures.last_week
+    rows = [
+        Row("Answered", f"{this.answered:,}", f"{last.answered:,}"),
+        Row(
+            "Median time to answer",
+            _duration(this.answer_seconds_median),
+            _duration(last.answer_seconds_median),
+        ),
+        Row(
+            "90% answered within",
+            _duration(this.answer_seconds_p90),
+            _duration(last.answer_seconds_p90),
+        ),
+        *_backlog_rows(figures),
+    ]
+    return DigestSection("Answers", tuple(rows))
+
+
+def _backlog_rows(figures: DigestFigures) -> list[Row]:
+    oldest = figures.oldest_waiting
+    age = "—" if oldest is None else human_duration((figures.now - oldest).total_seconds())
+    return [
+        Row("Backlog now", f"{figures.backlog:,} waiting"),
+        Row("Oldest waiting", age if figures.backlog else "none"),
+    ]
+
+
+def _quality(figures: DigestFigures) -> DigestSection:
+    this, last, votes = figures.this_week, figures.last_week, figures.votes_required
+    no_audit = "not measured (no audit answers this week)"
+    no_alert = "not measured (no alerts answered this week)"
+    rows = (
+        Row(
+            "Accuracy of automatic decisions",
+            estimate_text(this.automatic_accuracy, unmeasured=no_audit),
+            estimate_text(last.automatic_accuracy, unmeasured="not measured"),
+        ),
+        Row(
+            "Alerts confirmed by reviewers",
+            estimate_text(this.confirmed, unmeasured=no_alert),
+            estimate_text(last.confirmed, unmeasured="not measured"),
+        ),
+        Row("Reviewer agreement", _agreement(this, votes), _agreement(last, votes)),
+    )
+    return DigestSection("Quality", rows, layout="stacked")
+
+
+def _agreement(period: PeriodFigures, votes_required: int) -> str:
+    kappa, n = period.agreement, period.agreement_items
+    if votes_required < 2:
+        return "single vote per item"
+    if kappa is None:
+        if n == 0:
+            return "not measured (no item got all its votes)"
+        return f"not defined: every vote went to one label ({n:,} items)"
+    return f"{kappa:.2f} Fleiss' kappa, {_kappa_word(kappa)} ({n:,} items)"
+
+
+def _kappa_word(kappa: float) -> str:
+    """Landis & Koch's names for kappa ranges, so a lead need not know the scale."""
+    for upper, word in ((0.0, "poor"), (0.2, "slight"), (0.4, "fair"), (0.6, "moderate")):
+        if kappa <= upper:
+            return word
+    return "substantial" if kappa <= 0.8 else "almost perfect"
+
+
+def _reviewers(this: PeriodFigures, last: PeriodFigures) -> DigestSection:
+    ranked = sorted(this.answers_by_reviewer.items(), key=lambda kv: (-kv[1], kv[0]))
+    rows = tuple(
+        Row(
+            _clean(user, 64),
+            f"{count:,}",
+            f"{last.answers_by_reviewer.get(user, 0):,}",
+            user=_clean(user, 64),
+        )
+        for user, count in ranked[:MAX_REVIEWERS]
+    )
+    return DigestSection(
+        "Answers per reviewer", rows, layout="inline", more=len(ranked) - len(rows)
+    )
+
+
+def _versions(changes: list[VersionChange]) -> DigestSection:
+    ordered = sorted(changes, key=lambda change: change.at)
+    rows = tuple(_version_row(change) for change in ordered[:MAX_VERSIONS])
+    return DigestSection("Model versions", rows, layout="inline", more=len(ordered) - len(rows))
+
+
+def _version_row(change: VersionChange) -> Row:
+    verb = {"promoted": "Promoted", "rejected": "Rejected"}.get(change.outcome)
+    if verb is None:
+        raise ValueError(f"version outcome must be promoted or rejected, got {change.outcome!r}")
+    metric = "no metric" if change.metric is None else _clean(change.metric, _METRIC)
+    if change.before is None and change.after is not None:  # a first model: nothing before it
+        value = f"{metric} {_score(change.after)} (first model), {_day(change.at)}"
+    else:
+        value = f"{metric} {_score(change.before)} → {_score(change.after)}, {_day(change.at)}"
+    if change.outcome == "rejected":
+        value += f"; reason: {_clean(change.reason or 'not given', _REASON)}"
+    return Row(f"{verb} {_clean(change.version, _VERSION)}", value)
+
+
+# --- Block Kit ----------------------------------------------------------------------------
+
+
+def _section_block(section: DigestSection) -> SectionBlock:
+    head = f"*{mrkdwn.escape(section.title)}*" if section.title else ""
+    if section.note:
+        note = mrkdwn.escape(section.note)
+        return SectionBlock(text=_mrkdwn(f"{head}\n{note}" if head else note))
+    if section.layout == "fields":
+        fields = [_mrkdwn(_field_text(row)) for row in section.rows[:10]]
+        return SectionBlock(text=_mrkdwn(head) if head else None, fields=fields)
+    lines, used = [head], mrkdwn.length(head)
+    for shown, row in enumerate(section.rows):
+        line = _stacked_text(row) if section.layout == "stacked" else _inline_text(row)
+        if used + mrkdwn.length(line) + 1 > _SECTION_BUDGET:
+            lines.append(f"_…and {len(section.rows) - shown + section.more:,} more_")
+            break
+        lines.append(line)
+        used += mrkdwn.length(line) + 1
+    else:
+        if section.more:
+            lines.append(f"_…and {section.more:,} more_")
+    return SectionBlock(text=_mrkdwn("\n".join(lines)))
+
+
+def _field_text(row: Row) -> str:
+    value = escape_and_truncate(f"{row.value}{_previous(row)}", 300)
+    return f"*{escape_and_truncate(row.label, 100)}*\n{value}"
+
+
+def _stacked_text(row: Row) -> str:
+    lines = [f"*{escape_and_truncate(row.label, 100)}*", escape_and_truncate(row.value, 300)]
+    if row.previous is not None:
+        lines.append(f"_prev. {escape_and_truncate(row.previous, 300)}_")
+    return "\n".join(lines)
+
+
+def _inline_text(row: Row) -> str:
+    name = mention(row.user) if row.user else f"*{escape_and_truncate(row.label, 120)}*"
+    return f"{name}: {escape_and_truncate(f'{row.value}{_previous(row)}', 500)}"
+
+
+def _mrkdwn(text: str) -> MarkdownTextObject:
+    return MarkdownTextObject(text=text, verbatim=True)
+
+
+# --- small shared wording -----------------------------------------------------------------
+
+
+def _headline(figures: DigestFigures) -> str:
+    """``Weekly digest of fraud, 20–27 Nov 2026``: the fallback text and the first plain line."""
+    period = period_text(figures.this_week.start, figures.this_week.end)
+    return f"Weekly digest of {_clean(figures.queue, _QUEUE)}, {period}"
+
+
+def _subtitle(figures: DigestFigures) -> str:
+    before = period_text(figures.last_week.start, figures.last_week.end)
+    version = figures.model_version
+    model = "no model yet" if version is None else f"model {_clean(version, _VERSION)}"
+    return f"Last 7 days against the 7 before ({before}) · {model}"
+
+
+def _previous(row: Row) -> str:
+    return "" if row.previous is None else f" (prev. {row.previous})"
+
+
+def _routed(period: PeriodFigures, route: str) -> int:
+    if route not in period.routed:
+        raise ValueError(f"routed counts lack {route!r}: {sorted(period.routed)}")
+    return period.routed[route]
+
+
+def _duration(seconds: float | None) -> str:
+    return "no answers" if seconds is None else human_duration(seconds)
+
+
+def _percent(share: float) -> str:
+    """One decimal, never ``100.0`` below 1 nor ``0.0`` above 0 (they would read as exact)."""
+    text = f"{share * 100:.1f}"
+    if text == "100.0" and share < 1:
+        return "99.9"
+    if text == "0.0" and share > 0:
+        return "0.1"
+    return text
+
+
+def _score(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3f}"
+
+
+def _one_decimal(value: float) -> str:
+    return f"{value:.1f}".removesuffix(".0")
+
+
+def _day(at: datetime) -> str:
+    return f"{at.day} {_MONTHS[at.month - 1]}"
+
+
+def _clean(text: str, limit: int) -> str:
+    """Registry or config text on one line without control characters, at most ``limit``."""
+    flat = " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
+    return mrkdwn.truncate(flat or "(blank)", limit)
