@@ -98,6 +98,13 @@ def current_votes(ctx: AppContext, item_pk: int) -> tuple[Item, tuple[ActiveVote
         return item, active_votes(session=session, item_pk=item_pk)
 
 
+def render_current(ctx: AppContext, item_pk: int) -> tuple[str, list[dict]]:
+    """The item's message as it should look now (fallback text, blocks), from the database: for
+    copies of it outside the channel, such as the ephemeral one `/hitl next` shows."""
+    item, votes = current_votes(ctx, item_pk)
+    return render(item, ctx.config.queue(item.queue), votes, now=utcnow())
+
+
 def refresh_message(
     ctx: AppContext, item_pk: int, *, where: tuple[str, str] | None = None, attempts: int = 3
 ) -> None:

@@ -13,5 +13,5 @@ def register_listeners(app: App, ctx: AppContext) -> None:
     directory = ReviewerDirectory(ctx.client)
     actions.register(app, ctx, directory)
     views.register(app, ctx)
-    events.register(app, ctx)
-    commands.register(app, ctx)
+    events.register(app, ctx, directory)
+    commands.register(app, ctx, directory)

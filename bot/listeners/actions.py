@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot import answers
@@ -36,18 +36,40 @@ def _where(body: dict[str, Any]) -> tuple[str, str] | None:
     return None
 
 
+def _is_ephemeral(body: dict[str, Any]) -> bool:
+    return bool((body.get("container") or {}).get("is_ephemeral"))
+
+
+def _tell(body: dict[str, Any], client: WebClient, respond: Respond, text: str) -> None:
+    """A notice only the clicker sees. A click on an ephemeral copy (`/hitl next`) may come
+    from a channel the bot is not in, so the notice goes through the click's response_url."""
+    if _is_ephemeral(body):
+        respond(text=text, response_type="ephemeral", replace_original=False)
+    else:
+        user, channel = body["user"]["id"], body["container"]["channel_id"]
+        client.chat_postEphemeral(channel=channel, user=user, text=text)
+
+
+def _show(ctx: AppContext, body: dict[str, Any], respond: Respond, item_pk: int) -> None:
+    """Show the item as it now stands: the channel message (for an ephemeral click, the one
+    the outbox row names), and the ephemeral copy clicked, which chat.update cannot reach."""
+    answers.refresh_message(ctx, item_pk, where=_where(body))
+    if _is_ephemeral(body):
+        text, blocks = answers.render_current(ctx, item_pk)
+        respond(text=text, blocks=blocks, replace_original=True)
+
+
 def register(app: App, ctx: AppContext, directory: ReviewerDirectory) -> None:
-    def on_vote(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+    def on_vote(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
+    ) -> None:
         ack()
         user = body["user"]["id"]
-        channel = body["container"]["channel_id"]
         value = action.get("value") or action["selected_option"]["value"]
         item_pk, label_index = parse_vote_value(value)
         queue = answers.queue_of(ctx, item_pk)
         if not directory.may_answer(queue, user):
-            client.chat_postEphemeral(
-                channel=channel, user=user, text=not_a_reviewer_text(queue.name)
-            )
+            _tell(body, client, respond, not_a_reviewer_text(queue.name))
             return
         outcome = answers.vote(
             ctx,
@@ -58,25 +80,29 @@ def register(app: App, ctx: AppContext, directory: ReviewerDirectory) -> None:
             request_key=f"{user}:{action['action_ts']}",
         )
         if outcome.result is VoteResult.RECORDED:
-            answers.refresh_message(ctx, item_pk, where=_where(body))
+            _show(ctx, body, respond, item_pk)
         elif outcome.result is VoteResult.ALREADY_RESOLVED:
             votes = tuple(Vote(v.user_id, v.label, v.at, v.review_id) for v in outcome.votes)
-            client.chat_postEphemeral(channel=channel, user=user, text=already_answered_text(votes))
+            _tell(body, client, respond, already_answered_text(votes))
+        elif _is_ephemeral(body):  # a duplicate: bring the stale copy up to date
+            text, blocks = answers.render_current(ctx, item_pk)
+            respond(text=text, blocks=blocks, replace_original=True)
 
-    def on_undo(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+    def on_undo(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
+    ) -> None:
         ack()
         user = body["user"]["id"]
-        channel = body["container"]["channel_id"]
         review_id = int(action["value"])
         result = answers.undo(
             ctx, review_id=review_id, user_id=user, request_key=f"{user}:{action['action_ts']}"
         )
         if result is UndoResult.UNDONE:
-            answers.refresh_message(ctx, answers.item_of_review(ctx, review_id), where=_where(body))
+            _show(ctx, body, respond, answers.item_of_review(ctx, review_id))
         elif result is UndoResult.NOT_YOURS:
-            client.chat_postEphemeral(channel=channel, user=user, text=undo_not_yours_text())
+            _tell(body, client, respond, undo_not_yours_text())
         elif result is UndoResult.EXPIRED:
-            client.chat_postEphemeral(channel=channel, user=user, text=undo_expired_text())
+            _tell(body, client, respond, undo_expired_text())
 
     def on_note(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         ack()

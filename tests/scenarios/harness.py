@@ -133,6 +133,33 @@ class ServeProcess:
             headers=headers,
         )
 
+    def click_ephemeral(
+        self,
+        *,
+        user: str,
+        channel: str,
+        blocks: list[dict[str, Any]],
+        predicate: Any,
+        response_url: str,
+        message_ts: str = "1700000000.000001",
+    ) -> httpx.Response:
+        """A click on an ephemeral message (the card `/hitl next` shows): Slack marks the
+        container ``is_ephemeral``, sends no ``message`` and a response_url that can replace
+        the ephemeral message, the only way to change it."""
+        action = find_action({"blocks": blocks}, predicate)
+        payload = block_actions_payload(
+            user_id=user,
+            channel=channel,
+            message={"ts": message_ts, "blocks": blocks},
+            action=action,
+            response_url=response_url,
+        )
+        payload["container"]["is_ephemeral"] = True
+        del payload["message"]
+        return self.send(
+            interactive_body(payload), content_type="application/x-www-form-urlencoded"
+        )
+
     def event(self, event: dict[str, Any]) -> httpx.Response:
         return self.send(event_body(event), content_type="application/json")
 
