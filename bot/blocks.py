@@ -39,6 +39,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot import mrkdwn
+from bot.figures_text import whole_percent
 from bot.mrkdwn import escape_and_truncate, mention
 
 VOTE_ACTION_ID = "hitl_vote"
@@ -112,7 +113,7 @@ def review_message(
     blocks.append(
         ActionsBlock(block_id=f"hitl_actions:{card.item_pk}", elements=_vote_elements(card))
     )
-    pct = _percent(card.confidence)
+    pct = whole_percent(card.confidence)
     fallback = f"{card.queue}: review item {card.item_id}, model says {card.predicted} ({pct})"
     return escape_and_truncate(fallback, _FALLBACK), [b.to_dict() for b in blocks]
 
@@ -199,7 +200,7 @@ def _item_blocks(card: ReviewCard) -> list[Block]:
 def _summary(card: ReviewCard) -> str:
     predicted = escape_and_truncate(card.predicted, _LABEL)
     lines = [
-        f"Model says *{predicted}* ({_percent(card.confidence)} confident)",
+        f"Model says *{predicted}* ({whole_percent(card.confidence)} confident)",
         f"Item {escape_and_truncate(card.item_id, _ITEM_ID)}"
         f" · model {escape_and_truncate(card.model_version, _MODEL_VERSION)}",
     ]
@@ -316,14 +317,6 @@ def _display(value: object) -> str:
     if isinstance(value, float):
         return format(value, ".10g")
     return str(value)
-
-
-def _percent(confidence: float) -> str:
-    """Whole percent, never "100%" for a probability below 1 (that would read as certain)."""
-    if confidence != confidence:  # NaN
-        return "?%"
-    pct = round(min(max(confidence, 0.0), 1.0) * 100)
-    return f"{99 if pct == 100 and confidence < 1 else pct}%"
 
 
 def _mrkdwn(text: str) -> MarkdownTextObject:

@@ -252,12 +252,18 @@ def rollback(queue: str, version: str) -> None:
 def stats(queue: str) -> None:
     """Print QUEUE's figures: volumes, and the accuracy of automatic decisions estimated from
     audit answers (weighted by inverse sampling probability) with 95% intervals."""
-    from bot.stats import format_estimate, queue_stats
+    from bot.figures_text import estimate_text
+    from bot.stats import queue_stats
+    from models.estimates import Estimate
 
     ctx = build_context(load_settings())
     q = ctx.config.queue(queue)
     with ctx.sessions.begin() as session:
         figures = queue_stats(session=session, queue=q)
+
+    def shown(estimate: dict[str, Any]) -> str:  # figures hold estimates as dicts, for JSON
+        return estimate_text(Estimate(**estimate))
+
     routed = figures["routed"]
     click.echo(f"{q.name} · model {figures['model_version'] or 'none yet'}")
     click.echo(
@@ -265,17 +271,17 @@ def stats(queue: str) -> None:
         f"auto {routed['auto']}) · answered {figures['answered']} · open {figures['open']} · "
         f"waiting {figures['waiting']}"
     )
-    click.echo(f"accuracy of automatic decisions: {format_estimate(figures['automatic_accuracy'])}")
+    click.echo(f"accuracy of automatic decisions: {shown(figures['automatic_accuracy'])}")
     for key in ("positive_precision", "positive_recall"):
         if key in figures:
-            click.echo(f"{key.replace('_', ' ')}: {format_estimate(figures[key])}")
+            click.echo(f"{key.replace('_', ' ')}: {shown(figures[key])}")
     if figures["reviewer_agreement"]:
         kappa = figures["reviewer_agreement"]["fleiss_kappa"]
         click.echo(
             "reviewer agreement (Fleiss' kappa): " + ("n/a" if kappa is None else f"{kappa:.2f}")
         )
     for user, e in figures["reviewer_accuracy"].items():
-        click.echo(f"reviewer {user} vs outcomes: {format_estimate(e)}")
+        click.echo(f"reviewer {user} vs outcomes: {shown(e)}")
 
 
 @main.command()

@@ -201,7 +201,7 @@ def _vote_action(message: dict[str, Any], label_index: int) -> dict[str, Any]:
 
 def run_demo(options: DemoOptions) -> str:
     started = time.monotonic()
-    for noisy in ("httpx", "bot.slack_standin", "alembic"):
+    for noisy in ("httpx", "bot.slack_standin", "alembic", "bot.digest"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     workdir = options.workdir or Path(tempfile.mkdtemp(prefix="hitl-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)

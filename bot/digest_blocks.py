@@ -7,16 +7,16 @@ which figures, their wording, this week's value beside the 7 days before — as 
 
 Phones first: short ``section`` fields two to a row for counts, one figure per line for
 estimates (an interval does not fit half a screen), no tables. Unmeasured figures are said to
-be unmeasured, never shown as 0%. Everything that comes from config or the registry (queue
-name, versions, reasons, user ids) is escaped when it becomes mrkdwn, and the message keeps
-to Slack's limits for any input: long lists are capped and counted ("and 12 more").
+be unmeasured, never shown as 0%; percents, intervals, durations and dates are worded by
+``bot.figures_text``, as on App Home and in `/hitl stats`. Everything that comes from config or
+the registry (queue name, versions, reasons, user ids) is escaped when it becomes mrkdwn, and
+the message keeps to Slack's limits for any input: long lists are capped and counted ("and 12
+more").
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Literal
 
 from slack_sdk.models.blocks import (
@@ -30,8 +30,8 @@ from slack_sdk.models.blocks import (
 
 from bot import mrkdwn
 from bot.digest_figures import DigestFigures, PeriodFigures, VersionChange
+from bot.figures_text import day_text, estimate_text, human_duration, period_text
 from bot.mrkdwn import escape_and_truncate, mention
-from models.estimates import Estimate
 
 Layout = Literal["fields", "stacked", "inline"]
 
@@ -39,7 +39,6 @@ MAX_REVIEWERS = 10
 MAX_VERSIONS = 10
 _VERSION, _REASON, _METRIC, _QUEUE = 80, 300, 60, 63
 _HEADER, _FALLBACK, _SECTION_BUDGET = 150, 300, 2900
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 @dataclass(frozen=True)
@@ -98,40 +97,6 @@ def digest_sections(figures: DigestFigures) -> list[DigestSection]:
     if this.versions:
         sections.append(_versions(this.versions))
     return sections
-
-
-def period_text(start: datetime, end: datetime) -> str:
-    """``20–27 Nov 2026``, ``27 Nov – 4 Dec 2026`` or ``28 Dec 2026 – 4 Jan 2027``."""
-    if start.year != end.year:
-        return f"{_day(start)} {start.year} – {_day(end)} {end.year}"
-    if start.month != end.month:
-        return f"{_day(start)} – {_day(end)} {end.year}"
-    return f"{start.day}–{_day(end)} {end.year}"
-
-
-def human_duration(seconds: float) -> str:
-    """``45 s``, ``4 min``, ``2.5 h``, ``3 d``: a time to answer as people say it.
-
-    A slightly negative value (clocks of two processes a little apart) reads as ``0 s``.
-    """
-    if math.isnan(seconds) or math.isinf(seconds):
-        raise ValueError(f"not a duration: {seconds!r}")
-    seconds = max(0.0, seconds)
-    if round(seconds) < 60:
-        return f"{round(seconds)} s"
-    if round(seconds / 60) < 60:
-        return f"{round(seconds / 60)} min"
-    if round(seconds / 3600, 1) < 24:
-        return f"{_one_decimal(seconds / 3600)} h"
-    return f"{_one_decimal(seconds / 86400)} d"
-
-
-def estimate_text(estimate: Estimate, *, unmeasured: str) -> str:
-    """``98.9% (95% CI 97.1–99.6%, n=52)``, or ``unmeasured`` when nothing was measured."""
-    e = estimate
-    if e.n == 0 or e.value is None or e.low is None or e.high is None:
-        return unmeasured
-    return f"{_percent(e.value)}% (95% CI {_percent(e.low)}–{_percent(e.high)}%, n={e.n:,})"
 
 
 def digest_message(figures: DigestFigures) -> tuple[str, list[dict[str, Any]]]:
@@ -280,9 +245,9 @@ def _version_row(change: VersionChange) -> Row:
         raise ValueError(f"version outcome must be promoted or rejected, got {change.outcome!r}")
     metric = "no metric" if change.metric is None else _clean(change.metric, _METRIC)
     if change.before is None and change.after is not None:  # a first model: nothing before it
-        value = f"{metric} {_score(change.after)} (first model), {_day(change.at)}"
+        value = f"{metric} {_score(change.after)} (first model), {day_text(change.at)}"
     else:
-        value = f"{metric} {_score(change.before)} → {_score(change.after)}, {_day(change.at)}"
+        value = f"{metric} {_score(change.before)} → {_score(change.after)}, {day_text(change.at)}"
     if change.outcome == "rejected":
         value += f"; reason: {_clean(change.reason or 'not given', _REASON)}"
     return Row(f"{verb} {_clean(change.version, _VERSION)}", value)
@@ -364,26 +329,8 @@ def _duration(seconds: float | None) -> str:
     return "no answers" if seconds is None else human_duration(seconds)
 
 
-def _percent(share: float) -> str:
-    """One decimal, never ``100.0`` below 1 nor ``0.0`` above 0 (they would read as exact)."""
-    text = f"{share * 100:.1f}"
-    if text == "100.0" and share < 1:
-        return "99.9"
-    if text == "0.0" and share > 0:
-        return "0.1"
-    return text
-
-
 def _score(value: float | None) -> str:
     return "—" if value is None else f"{value:.3f}"
-
-
-def _one_decimal(value: float) -> str:
-    return f"{value:.1f}".removesuffix(".0")
-
-
-def _day(at: datetime) -> str:
-    return f"{at.day} {_MONTHS[at.month - 1]}"
 
 
 def _clean(text: str, limit: int) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import math
-from datetime import datetime
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -19,10 +18,10 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from bot.digest_figures import WeekPoint
+from bot.figures_text import day_text
 
 WIDTH_IN, HEIGHT_IN, DPI = 8.0, 4.5, 100
 _LINE, _BARS = "#1f5fa8", "#c9ccd1"
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def digest_chart(history: list[WeekPoint], *, queue: str) -> bytes:
@@ -81,7 +80,7 @@ def digest_chart(history: list[WeekPoint], *, queue: str) -> bytes:
         )
     accuracy.yaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=0))
     accuracy.set_ylabel("accuracy of automatic decisions", fontsize=11)
-    accuracy.set_xticks(x, [_day(w.start) for w in history])
+    accuracy.set_xticks(x, [day_text(w.start) for w in history])
     accuracy.set_xlim(-0.6, len(history) - 0.4)
     accuracy.set_xlabel("week starting", fontsize=11)
     accuracy.grid(axis="y", alpha=0.3)
@@ -99,7 +98,3 @@ def digest_chart(history: list[WeekPoint], *, queue: str) -> bytes:
 
 def _share(value: float | None) -> float:
     return math.nan if value is None else float(value)
-
-
-def _day(at: datetime) -> str:
-    return f"{at.day} {_MONTHS[at.month - 1]}"

@@ -1,16 +1,16 @@
-"""App Home and the `/hitl` texts: pure builders, dataclasses in, Block Kit dicts and text out.
+"""App Home: a pure builder, dataclasses in, a Block Kit view out.
 
 Everything from items or config is escaped here (``bot.mrkdwn``), and the Home view stays under
 Slack's 100 blocks whatever it is given: each list is cut to a fixed number of blocks and ends
 with "…and N more". Links to review messages are built from the stored channel and ts
 (``https://slack.com/archives/C…/p…``, which Slack opens in the workspace) instead of one
-``chat.getPermalink`` call per item.
+``chat.getPermalink`` call per item; `/hitl next` links the same way (``bot.command_texts``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -24,9 +24,8 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.blocks import _percent
+from bot.figures_text import estimate_text, whole_percent
 from bot.mrkdwn import date, escape_and_truncate, mention
-from bot.stats import format_estimate
 from models.estimates import Estimate, weighted_proportion
 from storage.home_data import AnswerSummary, AuditTally, Waiting, WaitingItem
 
@@ -35,7 +34,6 @@ WAITING_SHOWN = 25  # items listed in App Home; more are counted
 QUEUES_SHOWN = 30
 RECENT_SHOWN = 5
 ARCHIVES = "https://slack.com/archives"
-SUBCOMMANDS = ("stats", "next", "retrain", "help")
 
 
 @dataclass(frozen=True)
@@ -97,24 +95,13 @@ def waiting_line(item: WaitingItem) -> str:
     kind = "🔍 audit" if item.route == "audit" else "🤔 needs review"
     line = (
         f"<{message_link(item.channel, item.ts)}|{title}> · model says "
-        f"*{escape_and_truncate(item.predicted, 60)}* ({_percent(item.confidence)}) · {kind}"
+        f"*{escape_and_truncate(item.predicted, 60)}* ({whole_percent(item.confidence)}) · {kind}"
     )
     if item.posted_at is not None:
         line += f" · posted {date(item.posted_at)}"
     if item.votes:
         line += f" · {item.votes} vote{'s' if item.votes > 1 else ''} in"
     return line
-
-
-def next_intro(item: WaitingItem, total: int) -> dict[str, Any]:
-    """The line above the card `/hitl next` shows: where the item is, how many are left."""
-    posted = f" since {date(item.posted_at)}" if item.posted_at is not None else ""
-    left = f"1 of {total} waiting for you" if total > 1 else "the only item waiting for you"
-    text = (
-        f"Waiting in <#{item.channel}>{posted} (<{message_link(item.channel, item.ts)}|open>)"
-        f" · {left}. Your answer here counts as one in the channel."
-    )
-    return ContextBlock(elements=[_md(text)]).to_dict()
 
 
 def _waiting_blocks(data: HomeData) -> list[Block]:
@@ -166,80 +153,8 @@ def queue_text(q: QueueCard) -> str:
     return (
         f"*{escape_and_truncate(q.queue, 64)}* in <#{q.channel}> · model {version}{you}\n"
         f"Backlog {q.waiting + q.open}: {q.open} open in the channel · {q.waiting} waiting to be"
-        f" posted{failed}\nAutomatic decisions right: {format_estimate(asdict(q.accuracy))}"
+        f" posted{failed}\nAutomatic decisions right: {estimate_text(q.accuracy)}"
     )
-
-
-# ------------------------------------------------------------------------------------- /hitl
-
-
-@dataclass(frozen=True)
-class Command:
-    sub: str  # one of SUBCOMMANDS
-    queue: str | None = None
-
-
-class UsageError(ValueError):
-    """What was wrong with the `/hitl` text; shown above the usage."""
-
-
-def parse_command(text: str, queues: Sequence[str]) -> Command:
-    words = text.split()
-    if not words:
-        return Command("help")
-    sub, args = words[0].lower(), [w.lower() for w in words[1:]]
-    if sub not in SUBCOMMANDS:
-        raise UsageError(f"Unknown subcommand `{escape_and_truncate(words[0], 40)}`.")
-    if sub == "help":
-        return Command("help")
-    if len(args) > 1:
-        raise UsageError(f"`{sub}` takes one queue, not {len(args)}.")
-    if sub == "retrain" and not args:
-        raise UsageError("`retrain` needs the queue to retrain.")
-    if args and args[0] not in queues:
-        raise UsageError(f"Unknown queue `{escape_and_truncate(words[1], 64)}`.")
-    return Command(sub, args[0] if args else None)
-
-
-def usage_text(queues: Sequence[str], problem: str | None = None) -> str:
-    names = ", ".join(f"`{escape_and_truncate(q, 64)}`" for q in queues) or "none configured"
-    lines = [problem] if problem else []
-    lines += [
-        "*Usage:* `/hitl <subcommand>`",
-        "• `/hitl stats [queue]` — a queue's figures (every queue without a name)",
-        "• `/hitl next [queue]` — the oldest item waiting for your answer, shown only to you",
-        "• `/hitl retrain <queue>` — retrain now (the queue's admins only)",
-        "• `/hitl help` — this text",
-        f"Queues: {names}",
-    ]
-    return "\n".join(lines)
-
-
-def stats_text(figures: dict[str, Any]) -> str:
-    """`/hitl stats` for one queue, from ``bot.stats.queue_stats``."""
-    version = figures.get("model_version")
-    routed = figures["routed"]
-    lines = [
-        f"*{escape_and_truncate(figures['queue'], 64)}* · model "
-        + (f"`{escape_and_truncate(version, 64)}`" if version else "none yet"),
-        f"{figures['items']} items scored (review {routed['review']} · audit {routed['audit']}"
-        f" · auto {routed['auto']}) · {figures['answered']} answered",
-        f"Backlog {figures['open'] + figures['waiting']}: {figures['open']} open in the channel"
-        f" · {figures['waiting']} waiting to be posted",
-        f"Automatic decisions right: {format_estimate(figures['automatic_accuracy'])}",
-    ]
-    if "positive_precision" in figures:
-        lines.append(
-            f"Positive label: precision {format_estimate(figures['positive_precision'])}"
-            f" · recall {format_estimate(figures['positive_recall'])}"
-        )
-    agreement = figures.get("reviewer_agreement")
-    if agreement and agreement.get("fleiss_kappa") is not None:
-        lines.append(
-            f"Reviewer agreement: Fleiss' κ {agreement['fleiss_kappa']:.2f}"
-            f" on {agreement['items']} items"
-        )
-    return "\n".join(lines)
 
 
 def _md(text: str) -> MarkdownTextObject:

@@ -1,9 +1,10 @@
-"""Who may answer a queue's items: listed users, or members of listed user groups."""
+"""Who may answer (or retrain) a queue: listed users, or members of listed user groups."""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 
 from slack_sdk import WebClient
 
@@ -33,11 +34,16 @@ class ReviewerDirectory:
             self._groups[group_id] = (time.monotonic(), users)
         return users
 
-    def may_answer(self, queue: QueueConfig, user_id: str) -> bool:
-        if not queue.reviewers:
-            return True
-        if user_id in queue.reviewers:
-            return True
-        return any(
-            user_id in self.members(group) for group in queue.reviewers if group.startswith("S")
+    def is_one_of(self, principals: Sequence[str], user_id: str) -> bool:
+        """Whether the user is listed, directly or through a listed user group (``S…``).
+
+        Groups are asked about only when the user is not listed directly, so the common case
+        costs no Slack call. An empty list holds nobody.
+        """
+        return user_id in principals or any(
+            user_id in self.members(p) for p in principals if p.startswith("S")
         )
+
+    def may_answer(self, queue: QueueConfig, user_id: str) -> bool:
+        """A queue without reviewers may be answered by anyone in its channel."""
+        return not queue.reviewers or self.is_one_of(queue.reviewers, user_id)

@@ -78,9 +78,3 @@ def queue_stats(
     ):
         figures[key] = weekly[key]
     return figures
-
-
-def format_estimate(e: dict[str, Any]) -> str:
-    if e["value"] is None:
-        return "not measured yet"
-    return f"{e['value']:.1%} (95% CI {e['low']:.1%}–{e['high']:.1%}, n={e['n']})"

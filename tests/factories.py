@@ -6,6 +6,7 @@ real, labelled, tabular and instant to load — the shape of a fraud queue, not 
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import HitlConfig, parse_config
 from models.training import train_initial
+from storage.home_data import WaitingItem
 
 LABELS = ("legit", "fraud")
 
@@ -77,3 +79,41 @@ def items_for(n: int, *, start: int = 300, prefix: str = "t") -> list[dict[str, 
     return [
         {"id": f"{prefix}-{i}", **payloads[start + i % (len(payloads) - start)]} for i in range(n)
     ]
+
+
+def placeholder_version(session: Session, queue: str = "fraud") -> int:
+    """A current registry row with placeholder bytes, for storage tests that need a model
+    version id but never score (seed_model trains a real one)."""
+    from storage.registry import add_version
+
+    return add_version(
+        session=session,
+        queue=queue,
+        kind="tabular",
+        artifact=b"x",
+        sha256="0" * 64,
+        labels=list(LABELS),
+        n_train=10,
+        metrics={},
+        info={},
+        make_current=True,
+    ).id
+
+
+def waiting_item(
+    n: int, *, now: datetime, item_id: str | None = None, votes: int = 0
+) -> WaitingItem:
+    """The ``n``-th item waiting for someone, posted ``n`` minutes before ``now``: what App Home
+    lists and `/hitl next` introduces."""
+    return WaitingItem(
+        queue="fraud",
+        item_pk=n,
+        item_id=item_id or f"t-{n}",
+        channel="C0REVIEW",
+        ts=f"1700000000.{n:06d}",
+        posted_at=now - timedelta(minutes=n),
+        predicted="fraud",
+        confidence=0.61,
+        route="review",
+        votes=votes,
+    )

@@ -16,10 +16,10 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 
 from bot import answers
+from bot.command_texts import UsageError, next_intro, parse_command, stats_text, usage_text
 from bot.config import QueueConfig
 from bot.context import AppContext
 from bot.errors import HitlError
-from bot.home import UsageError, next_intro, parse_command, stats_text, usage_text
 from bot.jobs import retrain_queue
 from bot.mrkdwn import escape_and_truncate, mention, truncate
 from bot.reviewers import ReviewerDirectory
@@ -30,12 +30,6 @@ from storage.home_data import waiting_for
 logger = logging.getLogger(__name__)
 
 MESSAGE_TEXT = 39_000  # Slack cuts message text at 40,000 characters
-
-
-def _is_one_of(directory: ReviewerDirectory, principals: Sequence[str], user_id: str) -> bool:
-    return user_id in principals or any(
-        user_id in directory.members(p) for p in principals if p.startswith("S")
-    )
 
 
 def _who(principals: Sequence[str]) -> str:
@@ -77,7 +71,7 @@ def register(app: App, ctx: AppContext, directory: ReviewerDirectory) -> None:
 
     def retrain(queue: QueueConfig, user: str, respond: Respond) -> None:
         name = f"*{escape_and_truncate(queue.name, 64)}*"
-        if not _is_one_of(directory, queue.admins, user):
+        if not directory.is_one_of(queue.admins, user):
             who = _who(queue.admins)
             respond(
                 text=f"Only the admins of {name} may retrain it: {who}."

@@ -227,6 +227,24 @@ def test_rollback_to_an_unknown_version_changes_nothing(hitl, db, tmp_path):
         assert current_version(session=session, queue="chat") is None
 
 
+def test_stats_prints_routes_and_an_unmeasured_accuracy_as_such(hitl, db, tmp_path):
+    train(hitl, tmp_path)
+    path = write_csv(tmp_path / "items.csv", item_rows(300, 30))
+    ok(hitl("ingest", "fraud", str(path)))
+    with db.begin() as session:
+        routed = dict(
+            session.execute(select(Prediction.route, func.count()).group_by(Prediction.route)).all()
+        )
+    lines = ok(hitl("stats", "fraud")).stdout.splitlines()
+    assert lines[0] == "fraud · model fraud-v1"
+    assert lines[1].startswith(
+        f"items 30 (review {routed.get('review', 0)}, audit {routed.get('audit', 0)}, "
+        f"auto {routed.get('auto', 0)})"
+    )
+    assert "accuracy of automatic decisions: not measured yet" in lines
+    assert "unknown queue 'nope'" in refused(hitl("stats", "nope"))
+
+
 # ---------------------------------------------------------------- ingest and export
 
 

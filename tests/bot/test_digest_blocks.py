@@ -11,14 +11,7 @@ from typing import Any
 
 import pytest
 
-from bot.digest_blocks import (
-    MAX_REVIEWERS,
-    digest_message,
-    digest_plain_text,
-    estimate_text,
-    human_duration,
-    period_text,
-)
+from bot.digest_blocks import MAX_REVIEWERS, digest_message, digest_plain_text
 from bot.digest_figures import WEEK, DigestFigures, PeriodFigures, VersionChange
 from models.estimates import Estimate
 
@@ -313,54 +306,6 @@ def test_bad_figures_are_refused_with_the_field_named() -> None:
     change = VersionChange("v2", "archived", NOW, None, None, None, None)
     with pytest.raises(ValueError, match="promoted or rejected"):
         digest_message(make_figures(this_week=period(0, versions=[change])))
-
-
-@pytest.mark.parametrize(
-    ("seconds", "expected"),
-    [
-        (-0.4, "0 s"),
-        (45, "45 s"),
-        (59.6, "1 min"),
-        (240, "4 min"),
-        (3599, "1 h"),
-        (9000, "2.5 h"),
-        (86399, "1 d"),
-        (3 * 86400, "3 d"),
-        (1.5 * 86400, "1.5 d"),
-    ],
-)
-def test_human_duration(seconds: float, expected: str) -> None:
-    assert human_duration(seconds) == expected
-
-
-def test_human_duration_refuses_nan() -> None:
-    with pytest.raises(ValueError, match="not a duration"):
-        human_duration(float("nan"))
-
-
-@pytest.mark.parametrize(
-    ("start", "end", "expected"),
-    [
-        (datetime(2026, 11, 20), datetime(2026, 11, 27), "20–27 Nov 2026"),
-        (datetime(2026, 11, 27), datetime(2026, 12, 4), "27 Nov – 4 Dec 2026"),
-        (datetime(2026, 12, 28), datetime(2027, 1, 4), "28 Dec 2026 – 4 Jan 2027"),
-    ],
-)
-def test_period_text(start: datetime, end: datetime, expected: str) -> None:
-    assert period_text(start, end) == expected
-
-
-@pytest.mark.parametrize(
-    ("estimate", "expected"),
-    [
-        (Estimate(value=0.9996, low=0.99, high=1.0, n=2500), "99.9% (95% CI 99.0–100.0%, n=2,500)"),
-        (Estimate(value=1.0, low=0.93, high=1.0, n=52), "100.0% (95% CI 93.0–100.0%, n=52)"),
-        (Estimate(value=0.0004, low=0.0, high=0.002, n=2500), "0.1% (95% CI 0.0–0.2%, n=2,500)"),
-        (Estimate.unmeasured(), "not measured"),
-    ],
-)
-def test_estimate_text_never_rounds_to_a_false_certainty(estimate: Estimate, expected: str) -> None:
-    assert estimate_text(estimate, unmeasured="not measured") == expected
 
 
 def test_a_first_model_shows_its_own_score_not_a_comparison() -> None:

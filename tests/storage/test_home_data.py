@@ -20,28 +20,11 @@ from storage.home_data import (
     waiting_for,
 )
 from storage.items import NewItem, add_items
-from storage.registry import add_version
 from storage.reviews import record_vote, undo_vote
 from storage.tables import Item, ReviewMessage
-from tests.factories import make_config
+from tests.factories import make_config, placeholder_version
 
 T0 = datetime(2024, 5, 6, 9, 0, tzinfo=UTC)
-
-
-def add_version_for(session: Session, queue: str) -> int:
-    version = add_version(
-        session=session,
-        queue=queue,
-        kind="tabular",
-        artifact=b"x",
-        sha256="0" * 64,
-        labels=["legit", "fraud"],
-        n_train=10,
-        metrics={},
-        info={},
-        make_current=True,
-    )
-    return version.id
 
 
 def add(
@@ -52,7 +35,7 @@ def add(
     """Items ``(id, route, audit probability, state)``; a ``posted`` one gets a ts and a
     posted_at one minute per position after T0 (the first is the oldest). state None = auto."""
     with sessions.begin() as session:
-        version_id = add_version_for(session, queue)
+        version_id = placeholder_version(session, queue)
         items = add_items(
             session=session,
             queue=queue,

@@ -16,9 +16,9 @@ from storage.items import (
     resolved_items,
     reviews_of,
 )
-from storage.registry import add_version
 from storage.reviews import record_vote
 from storage.tables import Item, ReviewMessage
+from tests.factories import placeholder_version
 
 
 def new(external_id: str, route: str = "review", confidence: float = 0.6) -> NewItem:
@@ -37,18 +37,7 @@ def new(external_id: str, route: str = "review", confidence: float = 0.6) -> New
 @pytest.fixture
 def version_id(sessions) -> int:
     with sessions.begin() as session:
-        return add_version(
-            session=session,
-            queue="fraud",
-            kind="tabular",
-            artifact=b"x",
-            sha256="0" * 64,
-            labels=["legit", "fraud"],
-            n_train=10,
-            metrics={},
-            info={},
-            make_current=True,
-        ).id
+        return placeholder_version(session)
 
 
 def store(sessions, version_id, items, queue="fraud"):

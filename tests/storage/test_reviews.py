@@ -10,30 +10,19 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.items import NewItem, add_items
-from storage.registry import add_version
 from storage.reviews import UndoResult, VoteResult, active_votes, majority, record_vote, undo_vote
 from storage.tables import Review, ReviewMessage
+from tests.factories import placeholder_version
 
 
 def make_item(sessions: sessionmaker[Session], external_id: str = "t-1") -> int:
     with sessions.begin() as session:
-        version = add_version(
-            session=session,
-            queue="fraud",
-            kind="tabular",
-            artifact=b"x",
-            sha256="0" * 64,
-            labels=["legit", "fraud"],
-            n_train=10,
-            metrics={},
-            info={},
-            make_current=True,
-        )
+        version_id = placeholder_version(session)
         [item] = add_items(
             session=session,
             queue="fraud",
             channel="C1",
-            model_version_id=version.id,
+            model_version_id=version_id,
             items=[
                 NewItem(
                     external_id, {"features": {"amount": 1}}, {}, "fraud", 0.6, "review", 1.0, 0.4
