@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 ELLIPSIS = "…"
 _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 _USER_ID = re.compile(r"[UW][A-Z0-9]+")
+_USER_GROUP_ID = re.compile(r"S[A-Z0-9]+")
 _QUOTE_MAX_LINES = 30
 
 
@@ -103,6 +104,14 @@ def mention(user_id: str) -> str:
     if _USER_ID.fullmatch(user_id):
         return f"<@{user_id}>"
     return escape_and_truncate(user_id, 64)
+
+
+def notify(principal: str) -> str:
+    """A mention that notifies a user (``<@U…>``) or every member of a user group
+    (``<!subteam^S…>``): for reminders, where pinging the group is the point."""
+    if _USER_GROUP_ID.fullmatch(principal):
+        return f"<!subteam^{principal}>"
+    return mention(principal)
 
 
 def date(at: datetime) -> str:

@@ -23,7 +23,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.config import QueueConfig
 from bot.context import AppContext
-from bot.mrkdwn import escape_and_truncate
+from bot.mrkdwn import escape_and_truncate, notify
 from storage import reminders
 from storage.reminders import DueMessage, Stage
 from storage.tables import utcnow
@@ -60,13 +60,6 @@ class ReminderCounts:
 # ---------------------------------------------------------------- text (pure)
 
 
-def mention(principal: str) -> str:
-    """A mention of a user (``<@U…>``) or a user group (``<!subteam^S…>``)."""
-    if principal.startswith("S"):
-        return f"<!subteam^{principal}>"
-    return f"<@{principal}>"
-
-
 def waited(duration: timedelta) -> str:
     """A wait in the coarsest unit that still reads right: minutes, hours, then days."""
     minutes = max(int(duration.total_seconds() // 60), 0)
@@ -82,7 +75,7 @@ def waited(duration: timedelta) -> str:
 def reminder_text(*, item_id: str, reviewers: tuple[str, ...], waited_for: timedelta) -> str:
     """The reply to the reviewers. With no reviewers configured anyone in the channel may
     answer, and it says so in words: it never pings ``@channel`` or ``@here``."""
-    who = ", ".join(mention(r) for r in reviewers) if reviewers else "anyone in this channel"
+    who = ", ".join(notify(r) for r in reviewers) if reviewers else "anyone in this channel"
     item = escape_and_truncate(item_id, ITEM_ID_LIMIT)
     return (
         f"⏰ Item `{item}` has waited {waited(waited_for)} for an answer. "
@@ -92,7 +85,7 @@ def reminder_text(*, item_id: str, reviewers: tuple[str, ...], waited_for: timed
 
 def escalation_text(*, item_id: str, leads: tuple[str, ...], waited_for: timedelta) -> str:
     """The reply to the leads (config validation makes sure there is at least one)."""
-    who = ", ".join(mention(lead) for lead in leads)
+    who = ", ".join(notify(lead) for lead in leads)
     item = escape_and_truncate(item_id, ITEM_ID_LIMIT)
     return (
         f"🚨 Item `{item}` is still waiting for answers after {waited(waited_for)}. "

@@ -10,10 +10,10 @@ from datetime import datetime, timedelta
 import pytest
 
 from bot.context import AppContext
+from bot.mrkdwn import notify
 from bot.reminders import (
     ReminderCounts,
     escalation_text,
-    mention,
     reminder_text,
     send_reminders,
     waited,
@@ -31,7 +31,7 @@ def test_users_and_user_groups_are_mentioned_the_way_slack_expects():
     )
     assert "<@U0ALICE>, <@W0ENT>, <!subteam^S0ANALYSTS>" in text
     assert "`t-1`" in text and "4 hours" in text
-    assert mention("S0X") == "<!subteam^S0X>" and mention("U0X") == "<@U0X>"
+    assert notify("S0X") == "<!subteam^S0X>" and notify("U0X") == "<@U0X>"
 
 
 def test_no_reviewers_means_anyone_in_words_never_a_channel_ping():
