@@ -90,7 +90,7 @@ class Vote:
 @dataclass(frozen=True)
 class Resolution:
     votes: tuple[Vote, ...]
-    resolved_label: str | None  # None while more votes are needed
+    resolved_label: str | None  # None when the votes tied
     votes_required: int
 
 
@@ -131,9 +131,11 @@ def answered_message(
     """
     blocks = _item_blocks(card)
     resolved = resolution.resolved_label
-    if resolved is None:
-        done = len(resolution.votes)
-        head = f"⏳ *Waiting for more votes ({done} of {resolution.votes_required} needed)*"
+    if resolved is None:  # every vote is in and they tie: people gave no single answer
+        head = (
+            f"⚖️ *No answer: the {len(resolution.votes)} votes are split evenly*, so this item"
+            " is not used for training"
+        )
     else:
         answer = escape_and_truncate(resolved, _LABEL)
         said = escape_and_truncate(card.predicted, _LABEL)
@@ -145,7 +147,7 @@ def answered_message(
         if now - last.at < undo_window:
             undo = ButtonElement(text="Undo", action_id=UNDO_ACTION_ID, value=str(last.review_id))
             blocks.append(ActionsBlock(block_id=f"hitl_undo:{card.item_pk}", elements=[undo]))
-    outcome = resolved if resolved is not None else "waiting for more votes"
+    outcome = resolved if resolved is not None else "no answer, the votes tied"
     fallback = f"{card.queue}: item {card.item_id} answered: {outcome}"
     return escape_and_truncate(fallback, _FALLBACK), [b.to_dict() for b in blocks]
 

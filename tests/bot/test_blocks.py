@@ -454,9 +454,14 @@ def test_answered_message_says_who_what_when(label: str, overall: str, each: str
     assert fallback == f"fraud: item t-1 answered: {label}"
 
 
-def test_answered_message_still_waiting() -> None:
-    _, blocks = answered((vote(),), None, now=T0)
-    assert "Waiting for more votes (1 of 1 needed)" in json.dumps(blocks)
+def test_a_tie_says_the_votes_are_split_not_that_more_are_needed() -> None:
+    votes = (vote(label="legit", review_id=6), vote(user_id="U2", label="fraud"))
+    fallback, blocks = answered(votes, None, now=T0)
+    dump = json.dumps(blocks, ensure_ascii=False)
+    assert "No answer: the 2 votes are split evenly" in dump
+    assert "Waiting for more votes" not in dump and "Resolved:" not in dump
+    assert len(undo_buttons(blocks)) == 1  # the latest voter may still change their mind
+    assert fallback == "fraud: item t-1 answered: no answer, the votes tied"
 
 
 def test_ephemeral_texts() -> None:
