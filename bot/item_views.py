@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.items import resolved_items, reviews_of
-from storage.reviews import active_votes
+from storage.reviews import active_votes_of
 from storage.tables import Item, Review
 
 
@@ -56,9 +56,10 @@ def label_rows(sessions: sessionmaker[Session], *, queue: str) -> Iterator[dict[
     while True:
         with sessions.begin() as session:
             page = resolved_items(session=session, queue=queue, after_pk=after)
+            votes_of = active_votes_of(session=session, item_pks=[item.id for item in page])
             rows = []
             for item in page:
-                votes = active_votes(session=session, item_pk=item.id)
+                votes = votes_of[item.id]
                 p = item.prediction
                 rows.append(
                     {

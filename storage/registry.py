@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from storage.errors import VersionNotFound
 from storage.tables import ModelVersion, utcnow
 
 CURRENT, RETIRED, REJECTED = "current", "retired", "rejected"
+NUMBERING_LOCK = 0x68726567  # "hreg": advisory lock class of version numbering, per queue
 
 
 def add_version(
@@ -32,6 +33,7 @@ def add_version(
     make_current: bool,
 ) -> ModelVersion:
     """Store a new version; with ``make_current`` it replaces the current one."""
+    _wait_for_other_versions(session, queue)
     number = (
         session.scalar(select(func.max(ModelVersion.number)).where(ModelVersion.queue == queue))
         or 0
@@ -54,6 +56,18 @@ def add_version(
     if make_current:
         set_current(session=session, queue=queue, version=row.version)
     return row
+
+
+def _wait_for_other_versions(session: Session, queue: str) -> None:
+    """Two trainings of one queue at once (`hitl train` twice, `hitl retrain` beside the clock)
+    would read the same highest number and the second would fail on the unique version. On
+    PostgreSQL the second waits here, until the first commits, for a transaction-scoped
+    advisory lock; SQLite's ``BEGIN IMMEDIATE`` already lets one writer in at a time."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:k, hashtext(:queue))"),
+            {"k": NUMBERING_LOCK, "queue": queue},
+        )
 
 
 def set_current(*, session: Session, queue: str, version: str) -> ModelVersion:

@@ -7,6 +7,7 @@ two clicks on one item are decided one after the other: the second sees the firs
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -50,18 +51,28 @@ class VoteOutcome:
 
 def active_votes(*, session: Session, item_pk: int) -> tuple[ActiveVote, ...]:
     """Votes not taken back by an undo, oldest first."""
-    undone = select(Review.undoes_id).where(
-        Review.item_id == item_pk, Review.action == "undo", Review.undoes_id.is_not(None)
-    )
-    rows = session.scalars(
-        select(Review)
-        .where(Review.item_id == item_pk, Review.action == "vote", Review.id.not_in(undone))
-        .order_by(Review.id)
-    )
-    return tuple(
-        ActiveVote(review_id=r.id, user_id=r.user_id, label=r.label or "", at=r.created_at)
-        for r in rows
-    )
+    return active_votes_of(session=session, item_pks=[item_pk])[item_pk]
+
+
+def active_votes_of(
+    *, session: Session, item_pks: Sequence[int]
+) -> dict[int, tuple[ActiveVote, ...]]:
+    """``active_votes`` of many items in one query (an export page, not one query per item)."""
+    pks = list(item_pks)
+    grouped: dict[int, list[ActiveVote]] = {pk: [] for pk in pks}
+    if pks:
+        undone = select(Review.undoes_id).where(
+            Review.item_id.in_(pks), Review.action == "undo", Review.undoes_id.is_not(None)
+        )
+        for r in session.scalars(
+            select(Review)
+            .where(Review.item_id.in_(pks), Review.action == "vote", Review.id.not_in(undone))
+            .order_by(Review.id)
+        ):
+            grouped[r.item_id].append(
+                ActiveVote(review_id=r.id, user_id=r.user_id, label=r.label or "", at=r.created_at)
+            )
+    return {pk: tuple(votes) for pk, votes in grouped.items()}
 
 
 def majority(votes: tuple[ActiveVote, ...]) -> str | None:

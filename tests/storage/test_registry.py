@@ -21,6 +21,7 @@ from storage.registry import (
     set_current,
 )
 from storage.tables import ModelVersion
+from tests.factories import placeholder_version
 
 
 def add(sessions, queue="fraud", *, make_current=True, n_train=10):
@@ -153,3 +154,36 @@ def test_two_rollbacks_at_the_same_moment_leave_one_current_version(sessions):
     assert not errors, errors
     assert currents(sessions) == 1
     assert [v for v, s in states(sessions) if s == CURRENT] == ["fraud-v2"]
+
+
+def test_two_versions_stored_at_once_get_the_next_two_numbers(sessions):
+    """The second writer waits for the first to commit instead of failing on the number."""
+    first_stored, let_first_commit = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def first() -> None:
+        with sessions.begin() as session:
+            placeholder_version(session)
+            first_stored.set()
+            let_first_commit.wait(timeout=30)
+
+    def second() -> None:
+        first_stored.wait(timeout=30)
+        try:
+            with sessions.begin() as session:
+                placeholder_version(session)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    first_stored.wait(timeout=30)
+    time.sleep(0.3)  # let the second writer reach the database while the first is open
+    let_first_commit.set()
+    for t in threads:
+        t.join(timeout=30)
+    assert errors == []
+    with sessions.begin() as session:
+        versions = [(v.version, v.state) for v in list_versions(session=session, queue="fraud")]
+    assert versions == [("fraud-v1", "retired"), ("fraud-v2", "current")]

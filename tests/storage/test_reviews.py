@@ -10,7 +10,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.items import NewItem, add_items
-from storage.reviews import UndoResult, VoteResult, active_votes, majority, record_vote, undo_vote
+from storage.reviews import (
+    UndoResult,
+    VoteResult,
+    active_votes,
+    active_votes_of,
+    majority,
+    record_vote,
+    undo_vote,
+)
 from storage.tables import Review, ReviewMessage
 from tests.factories import placeholder_version
 
@@ -150,3 +158,25 @@ def test_majority():
     assert majority(votes) == "a"
     assert majority(votes[1:]) is None
     assert majority(()) is None
+
+
+def test_active_votes_of_many_items_match_each_items_own(sessions):
+    first, second, unvoted = (make_item(sessions, f"t-{n}") for n in range(3))
+    vote(sessions, first, "U1", required=3)
+    taken_back = vote(sessions, first, "U2", label="legit", required=3).votes[-1].review_id
+    vote(sessions, second, "U3", required=3)
+    with sessions.begin() as session:
+        undo_vote(
+            session=session,
+            review_id=taken_back,
+            user_id="U2",
+            request_key="u",
+            window=timedelta(minutes=5),
+        )
+    with sessions.begin() as session:
+        many = active_votes_of(session=session, item_pks=[first, second, unvoted])
+        one_by_one = {pk: active_votes(session=session, item_pk=pk) for pk in many}
+        assert active_votes_of(session=session, item_pks=[]) == {}
+    assert many == one_by_one
+    assert [v.user_id for v in many[first]] == ["U1"]
+    assert [v.user_id for v in many[second]] == ["U3"] and many[unvoted] == ()
