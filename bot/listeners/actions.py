@@ -20,6 +20,7 @@ from bot.blocks import (
     undo_expired_text,
     undo_not_yours_text,
 )
+from bot.config import QueueConfig
 from bot.context import AppContext
 from bot.notes import note_modal
 from bot.reviewers import ReviewerDirectory
@@ -60,6 +61,12 @@ def _show(ctx: AppContext, body: dict[str, Any], respond: Respond, item_pk: int)
 
 
 def register(app: App, ctx: AppContext, directory: ReviewerDirectory) -> None:
+    def _may_answer(body: dict[str, Any], queue: QueueConfig, user: str) -> bool:
+        # A click on the message in the queue's own channel proves the clicker can read it.
+        where = _where(body)
+        seen_in_channel = where is not None and where[0] == queue.channel
+        return directory.may_answer(queue, user, seen_in_channel=seen_in_channel)
+
     def on_vote(
         ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
     ) -> None:
@@ -68,7 +75,7 @@ def register(app: App, ctx: AppContext, directory: ReviewerDirectory) -> None:
         value = action.get("value") or action["selected_option"]["value"]
         item_pk, label_index = parse_vote_value(value)
         queue = answers.queue_of(ctx, item_pk)
-        if not directory.may_answer(queue, user):
+        if not _may_answer(body, queue, user):
             _tell(body, client, respond, not_a_reviewer_text(queue.name))
             return
         outcome = answers.vote(
@@ -104,9 +111,15 @@ def register(app: App, ctx: AppContext, directory: ReviewerDirectory) -> None:
         elif result is UndoResult.EXPIRED:
             _tell(body, client, respond, undo_expired_text())
 
-    def on_note(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+    def on_note(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
+    ) -> None:
         ack()
         item_pk = int(action["value"])
+        queue = answers.queue_of(ctx, item_pk)
+        if not _may_answer(body, queue, body["user"]["id"]):  # notes are answers too
+            _tell(body, client, respond, not_a_reviewer_text(queue.name))
+            return
         client.views_open(trigger_id=body["trigger_id"], view=note_modal(item_pk))
 
     app.action(VOTE_ACTION_PATTERN)(on_vote)

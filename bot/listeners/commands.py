@@ -51,6 +51,8 @@ def register(app: App, ctx: AppContext, directory: ReviewerDirectory) -> None:
 
     def next_item(queue: str | None, user: str, respond: Respond) -> None:
         asked = [ctx.config.queue(queue)] if queue else list(ctx.config.queues.values())
+        # Typed anywhere, so nothing proves channel membership: queues without reviewers ask
+        # Slack (conversations.members) whether the user is in their channel.
         allowed = [q.name for q in asked if directory.may_answer(q, user)]
         where = f"*{escape_and_truncate(queue, 64)}*" if queue else "any queue"
         if not allowed:

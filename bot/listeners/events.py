@@ -22,6 +22,8 @@ def load_home(
     """Everything App Home shows ``user_id``: a handful of grouped queries in one transaction."""
     queues = list(ctx.config.queues.values())
     names = [q.name for q in queues]
+    # Queues without reviewers count only if the person is in their channel (one cached
+    # conversations.members per queue): items are listed only to those who may answer them.
     allowed = {q.name for q in queues if directory.may_answer(q, user_id)}
     with ctx.sessions.begin() as session:
         waiting = waiting_for(

@@ -79,6 +79,36 @@ def block_actions_payload(
     }
 
 
+def view_submission_payload(
+    *,
+    user_id: str,
+    view: dict[str, Any],
+    values: dict[str, dict[str, str | None]],
+    team_id: str = "T0STANDIN",
+) -> dict[str, Any]:
+    """A ``view_submission`` payload: the modal ``view`` as ``views.open`` answered it, with
+    ``values`` (block_id → action_id → typed text) as its plain-text inputs' state."""
+    state = {
+        block_id: {
+            action_id: {"type": "plain_text_input", "value": value}
+            for action_id, value in inputs.items()
+        }
+        for block_id, inputs in values.items()
+    }
+    return {
+        "type": "view_submission",
+        "team": {"id": team_id, "domain": "standin"},
+        "user": {"id": user_id, "username": user_id.lower(), "name": user_id.lower()},
+        "api_app_id": "A0STANDIN",
+        "token": "verification-token-unused",
+        "trigger_id": "13345224609.738474920.8088930838d88f008e1",
+        "view": {**view, "state": {"values": state}},
+        "response_urls": [],
+        "is_enterprise_install": False,
+        "enterprise": None,
+    }
+
+
 def find_action(message: dict[str, Any], predicate: Any) -> dict[str, Any]:
     """The first interactive element of ``message`` for which ``predicate(element)`` holds,
     with the ``block_id`` of its block (as Slack reports it back)."""

@@ -39,6 +39,7 @@ METHODS: dict[str, Callable[[Workspace, Json], Json]] = {
     "conversations.replies": methods_conversations.conversations_replies,
     "conversations.info": methods_conversations.conversations_info,
     "conversations.open": methods_conversations.conversations_open,
+    "conversations.members": methods_conversations.conversations_members,
     "files.getUploadURLExternal": methods_files.files_get_upload_url,
     "files.completeUploadExternal": methods_files.files_complete_upload,
 }

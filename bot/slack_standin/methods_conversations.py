@@ -1,5 +1,5 @@
 """``conversations.*`` methods: read history and threads (paged like Slack), describe and open
-channels and DMs."""
+channels and DMs, list a channel's members."""
 
 from __future__ import annotations
 
@@ -11,16 +11,17 @@ from bot.slack_standin.protocol import USER_ID, Json, SlackError, require, truth
 from bot.slack_standin.state import Workspace, ts_key
 
 _HISTORY_LIMIT, _HISTORY_MAX = 100, 999
+_MEMBERS_LIMIT, _MEMBERS_MAX = 100, 1000
 
 
 def conversations_history(ws: Workspace, params: Json) -> Json:
     """Top-level messages newest first, paged like Slack with an opaque next_cursor."""
     channel_id = ws.channel(params.get("channel"))
-    limit = _limit(params.get("limit"))
+    limit = _limit(params.get("limit"), _HISTORY_LIMIT, _HISTORY_MAX)
     oldest = _ts_param(params, "oldest", "invalid_ts_oldest")
     latest = _ts_param(params, "latest", "invalid_ts_latest")
     inclusive = truthy(params.get("inclusive"))
-    before = _decode_cursor(params["cursor"]) if params.get("cursor") else None
+    before = int(_decode_cursor(params["cursor"], "next_ts")) if params.get("cursor") else None
 
     def wanted(message: Json) -> bool:
         key = ts_key(message["ts"])
@@ -46,6 +47,25 @@ def conversations_history(ws: Workspace, params: Json) -> Json:
         cursor = base64.b64encode(f"next_ts:{ts_key(page[-1]['ts'])}".encode()).decode()
         body["response_metadata"] = {"next_cursor": cursor}
     return body
+
+
+def conversations_members(ws: Workspace, params: Json) -> Json:
+    """User ids of a channel's members, paged like Slack: ``next_cursor`` is ``""`` on the last
+    page. Unlike posting, this needs a channel made with ``add_channel`` (else
+    ``channel_not_found``): a membership check must not pass for a channel nobody set up.
+
+    Members come sorted by id and the cursor names the first id of the next page, so someone
+    leaving between two pages shifts nobody else out of the listing.
+    """
+    channel_id = ws.resolve_channel(params.get("channel"))
+    if channel_id is None or channel_id not in ws.channels:
+        raise SlackError("channel_not_found")
+    limit = _limit(params.get("limit"), _MEMBERS_LIMIT, _MEMBERS_MAX)
+    start = _decode_cursor(params["cursor"], "user") if params.get("cursor") else ""
+    remaining = [u for u in sorted(ws.members.get(channel_id, ())) if u >= start]
+    page, rest = remaining[:limit], remaining[limit:]
+    cursor = base64.b64encode(f"user:{rest[0]}".encode()).decode() if rest else ""
+    return {"ok": True, "members": page, "response_metadata": {"next_cursor": cursor}}
 
 
 def conversations_replies(ws: Workspace, params: Json) -> Json:
@@ -101,14 +121,14 @@ def _for_reading(messages: list[Json], params: Json) -> list[Json]:
     return out
 
 
-def _limit(raw: object) -> int:
+def _limit(raw: object, default: int, maximum: int) -> int:
     if raw is None or raw == "":
-        return _HISTORY_LIMIT
+        return default
     try:
         limit = int(str(raw))
     except ValueError as exc:
         raise SlackError("invalid_limit") from exc
-    return _HISTORY_LIMIT if limit <= 0 else min(limit, _HISTORY_MAX)
+    return default if limit <= 0 else min(limit, maximum)
 
 
 def _ts_param(params: Json, key: str, error: str) -> int | None:
@@ -120,12 +140,15 @@ def _ts_param(params: Json, key: str, error: str) -> int | None:
         raise SlackError(error) from exc
 
 
-def _decode_cursor(cursor: object) -> int:
+def _decode_cursor(cursor: object, kind: str) -> str:
+    """The value of a cursor this stand-in minted (``base64("<kind>:<value>")``)."""
     try:
         decoded = base64.b64decode(str(cursor), validate=True).decode()
         prefix, _, value = decoded.partition(":")
-        if prefix != "next_ts":
+        if prefix != kind or not value:
             raise ValueError(decoded)
-        return int(value)
+        if kind == "next_ts":
+            int(value)  # a cursor of history holds a whole number of microseconds
+        return value
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
         raise SlackError("invalid_cursor") from exc

@@ -8,8 +8,10 @@ recorded for assertions. ``fail_next`` makes it rate-limit, fail or hang on dema
 timeout paths are tested against the same client code that runs in production.
 
 Deliberate leniencies, all documented where they happen: any well-formed channel id is
-accepted without ``add_channel``; a user id used as a channel stands for the DM with that user
-(``U123`` -> ``D123``); well-formed trigger ids that the stand-in did not mint are accepted.
+accepted without ``add_channel`` (but ``conversations.members`` knows only the channels and
+members it was given: an access check must not pass by default); a user id used as a channel
+stands for the DM with that user (``U123`` -> ``D123``); well-formed trigger ids that the
+stand-in did not mint are accepted.
 
 This module is ``SlackStandin``, the side a test sees: start and stop, setup, queued failures
 and inspection of what was called. The rest of the package: ``http_server`` (HTTP in and out),
@@ -23,13 +25,14 @@ import copy
 import logging
 import threading
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from bot.slack_standin import dispatch
 from bot.slack_standin.failures import Failure, FailureQueues
 from bot.slack_standin.http_server import Answer, Request, StandinHTTPServer, text_answer
 from bot.slack_standin.methods_views import mint_trigger
-from bot.slack_standin.protocol import Json, SlackError
+from bot.slack_standin.protocol import CHANNEL_ID, USER_ID, Json, SlackError
 from bot.slack_standin.state import Workspace
 
 __all__ = ["RecordedCall", "SlackError", "SlackStandin"]
@@ -160,10 +163,28 @@ class SlackStandin:
         with self._cond:
             self._workspace.usergroups[usergroup_id] = list(user_ids)
 
-    def add_channel(self, channel_id: str, name: str | None = None) -> None:
-        """Name a channel, so it can be addressed as ``#name``; any ``C/G/D...`` id works anyway."""
+    def add_channel(
+        self, channel_id: str, name: str | None = None, *, members: Sequence[str] | None = None
+    ) -> None:
+        """Name a channel, so it can be addressed as ``#name`` (any ``C/G/D...`` id can be posted
+        to anyway), and make ``conversations.members`` know it: with ``members``, exactly those;
+        without, the members it already had (none for a new channel). ``reset`` keeps both."""
+        if not CHANNEL_ID.match(channel_id):
+            raise ValueError(f"not a Slack channel id: {channel_id!r} (C…, G… or D…)")
+        users = set(_user_ids(members or ()))
         with self._cond:
             self._workspace.channels[channel_id] = name or channel_id.lower()
+            if members is not None or channel_id not in self._workspace.members:
+                self._workspace.members[channel_id] = users
+
+    def add_member(self, channel: str, user_id: str) -> None:
+        """Make ``user_id`` a member of a channel given to ``add_channel`` (by id or name)."""
+        [user] = _user_ids([user_id])
+        with self._cond:
+            channel_id = self._workspace.resolve_channel(channel)
+            if channel_id not in self._workspace.channels:
+                raise ValueError(f"unknown channel {channel!r}: call add_channel first")
+            self._workspace.members[channel_id].add(user)
 
     def add_message(
         self,
@@ -242,7 +263,8 @@ class SlackStandin:
             return copy.deepcopy(found)
 
     def reset(self) -> None:
-        """Forget calls, messages, uploads, views and failures; keep users, groups, channels."""
+        """Forget calls, messages, uploads, views and failures; keep users, groups, channels and
+        their members."""
         with self._cond:
             self.calls.clear()
             self._failures.clear()
@@ -272,3 +294,12 @@ class SlackStandin:
             self._cond.notify_all()
         logger.info("%s -> %s", method, recorded.get("error") or recorded.get("status") or "ok")
         return answer
+
+
+def _user_ids(users: Iterable[str]) -> list[str]:
+    """The ids as given; a ValueError naming the first that is not a Slack user id."""
+    users = list(users)
+    for user in users:
+        if not isinstance(user, str) or not USER_ID.match(user):
+            raise ValueError(f"not a Slack user id: {user!r} (U… or W…)")
+    return users

@@ -38,7 +38,7 @@ def _tz_info(tz: str) -> tuple[int, str]:
 
 class Workspace:
     """Everything the Web API methods read and write; ``forget_activity`` empties all but the
-    directory (users, user groups, channel names)."""
+    directory (users, user groups, channel names and members)."""
 
     def __init__(self, *, team_id: str, bot_user_id: str, bot_id: str, app_id: str) -> None:
         self.team_id = team_id
@@ -49,6 +49,7 @@ class Workspace:
         self.users: dict[str, Json] = {}
         self.usergroups: dict[str, list[str]] = {}
         self.channels: dict[str, str] = {}  # id -> name
+        self.members: dict[str, set[str]] = {}  # channel id -> user ids (add_channel'd only)
         self.messages: dict[str, dict[str, Json]] = {}  # channel id -> ts -> message
         self.files: dict[str, Json] = {}
         self.uploads: dict[str, bytes] = {}

@@ -381,6 +381,59 @@ def test_conversations_info_and_open(standin: SlackStandin, client: WebClient) -
     )
 
 
+def test_conversations_members_pages_with_cursor(standin: SlackStandin, client: WebClient) -> None:
+    users = [f"U0M{i:03d}" for i in range(7)]
+    standin.add_channel(CHANNEL, "review", members=users[:5])
+    standin.add_member("#review", users[5])
+    standin.add_member(CHANNEL, users[6])
+    first = client.conversations_members(channel=CHANNEL, limit=3)
+    assert (first["ok"], first["members"]) == (True, users[:3])
+    cursor = first["response_metadata"]["next_cursor"]
+    assert cursor
+    second = client.conversations_members(channel=CHANNEL, limit=3, cursor=cursor)
+    assert second["members"] == users[3:6]
+    third = client.conversations_members(
+        channel=CHANNEL, limit=3, cursor=second["response_metadata"]["next_cursor"]
+    )
+    # The last page ends with an empty cursor, as on Slack.
+    assert third.data == {
+        "ok": True,
+        "members": users[6:],
+        "response_metadata": {"next_cursor": ""},
+    }
+    assert client.conversations_members(channel=CHANNEL)["members"] == users  # default 100
+
+
+def test_conversations_members_limits_and_errors(standin: SlackStandin, client: WebClient) -> None:
+    users = [f"U0M{i:04d}" for i in range(1001)]
+    standin.add_channel(CHANNEL, members=users)
+    standin.add_channel("C0EMPTY")
+    assert len(client.conversations_members(channel=CHANNEL)["members"]) == 100
+    most = client.conversations_members(channel=CHANNEL, limit=5000)
+    assert most["members"] == users[:1000]  # at most 1,000 a page
+    assert most["response_metadata"]["next_cursor"]
+    assert client.conversations_members(channel="C0EMPTY")["members"] == []
+    # A well-formed id can be posted to without add_channel, but has no members to list.
+    for channel in ("C0UNKNOWN", "nope"):
+        answer = slack_error(lambda c=channel: client.conversations_members(channel=c))
+        assert answer == {"ok": False, "error": "channel_not_found"}
+    for bad, error in [
+        ({"cursor": "bm9wZQ=="}, "invalid_cursor"),
+        ({"limit": "x"}, "invalid_limit"),
+    ]:
+        answer = slack_error(lambda b=bad: client.conversations_members(channel=CHANNEL, **b))
+        assert answer["error"] == error
+
+
+def test_channel_membership_setup_refuses_bad_ids(standin: SlackStandin) -> None:
+    with pytest.raises(ValueError, match="not a Slack channel id: '#review'"):
+        standin.add_channel("#review")
+    with pytest.raises(ValueError, match="not a Slack user id: 'alice'"):
+        standin.add_channel(CHANNEL, members=["alice"])
+    with pytest.raises(ValueError, match="call add_channel first"):
+        standin.add_member("C0UNKNOWN", "U0ALICE")
+
+
 # ----------------------------------------------------------------------------- history
 
 
@@ -575,6 +628,13 @@ def test_reset_forgets_traffic_but_keeps_users(standin: SlackStandin, client: We
     assert (standin.calls, standin.messages(CHANNEL)) == ([], [])
     assert client.auth_test()["ok"] is True
     assert client.users_info(user="U0ALICE")["user"]["name"] == "alice"
+
+
+def test_reset_keeps_channels_and_their_members(standin: SlackStandin, client: WebClient) -> None:
+    standin.add_channel(CHANNEL, "review", members=["U0ALICE"])
+    standin.add_channel(CHANNEL, "review")  # named again: its members stay
+    standin.reset()
+    assert client.conversations_members(channel="#review")["members"] == ["U0ALICE"]
 
 
 def test_response_url_sink(standin: SlackStandin) -> None:

@@ -195,6 +195,53 @@ def test_hitl_next_shows_a_card_whose_buttons_vote_like_the_channel_ones(
     assert "the only item waiting for you" in dumps(following.params["blocks"])
 
 
+def test_without_reviewers_only_members_of_the_channel_get_items_and_may_vote(
+    start_serve, standin, sessions
+):
+    standin.add_member(CHANNEL, "U0ALICE")
+    serve = start_serve(fraud=ALWAYS_REVIEW)  # reviewers = []: anyone in the channel
+    posted(serve, standin, sessions, 1)
+    [(item_id, ts)] = oldest_first(sessions)
+
+    [refused] = command(serve, standin, "next", user="U0STRANGER", key="next-stranger")
+    assert refused.params["text"] == "You are not a reviewer of any queue."
+    [card] = command(serve, standin, "next fraud", user="U0ALICE", key="next-alice")
+    assert f"p{ts.replace('.', '')}" in dumps(card.params["blocks"])
+    asked = standin.calls_to("conversations.members")
+    assert asked and all(c.params["channel"] == CHANNEL for c in asked)
+
+    # The card's buttons, clicked by someone outside the channel: refused, nothing recorded.
+    serve.click_ephemeral(
+        user="U0STRANGER",
+        channel=ELSEWHERE,
+        blocks=card.params["blocks"],
+        predicate=vote_button(1),
+        response_url=standin.response_url("stranger-click"),
+    )
+    [told] = wait_until(lambda: responses(standin, "stranger-click"), what="refusal")
+    assert told.params["text"].startswith("You are not a reviewer of *fraud*")
+    assert told.params["replace_original"] is False
+    assert serve.get_item("fraud", item_id)["reviews"] == []
+    assert standin.calls_to("chat.update") == []
+
+    stranger_home = dumps(open_home(serve, standin, "U0STRANGER", 1)["blocks"])
+    assert "You are not a reviewer of any queue." in stranger_home
+    alice_home = dumps(open_home(serve, standin, "U0ALICE", 2)["blocks"])
+    assert f"p{ts.replace('.', '')}" in alice_home and "*Waiting for you* · 1" in alice_home
+
+    serve.click_ephemeral(
+        user="U0ALICE",
+        channel=ELSEWHERE,
+        blocks=card.params["blocks"],
+        predicate=vote_button(1),
+        response_url=standin.response_url("alice-click"),
+    )
+    [update] = standin.wait_for_calls("chat.update", 1)
+    assert (update.params["channel"], update.params["ts"]) == (CHANNEL, ts)
+    item = serve.get_item("fraud", item_id)
+    assert [(r["user"], r["label"]) for r in item["reviews"]] == [("U0ALICE", "fraud")]
+
+
 def hold_database(session) -> None:
     """Block every writer (SQLite) or every reader of model_versions (PostgreSQL) until the
     transaction ends: a retrain in `hitl serve` cannot finish while it is held."""

@@ -59,6 +59,9 @@ def test_item_goes_to_slack_and_the_answer_is_stored_and_shown(start_serve, stan
     stored = serve.get_item("fraud", item["id"])
     assert stored["resolved_label"] == ["legit", "fraud"][wrong]
     assert [(r["user"], r["action"]) for r in stored["reviews"]] == [("U0ANALYST", "vote")]
+    # No reviewers listed: the click on the channel's own message shows the clicker can read the
+    # channel, so no membership call is made (U0ANALYST was never made a member).
+    assert standin.calls_to("conversations.members") == []
 
     labels = serve.http.get(
         "/v1/queues/fraud/labels", headers={"Authorization": "Bearer scenario-api-token"}
