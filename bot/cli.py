@@ -309,6 +309,7 @@ def digest(only: str | None, dry_run: bool, chart_dir: Path) -> None:
     queues = digests.digest_queues(ctx, only)
     if not queues:
         raise HitlError("no queue has a digest configured (digest = { channel = ... })")
+    failed = False
     for queue in queues:
         if dry_run:
             chart_dir.mkdir(parents=True, exist_ok=True)
@@ -317,8 +318,14 @@ def digest(only: str | None, dry_run: bool, chart_dir: Path) -> None:
             click.echo(f"chart: {path}\n")
         else:
             sent = digests.send_digest(ctx, queue)
-            where = ", ".join(conversation for conversation, _ in sent.posts)
-            click.echo(f"digest of {queue.name} posted to {where}")
+            if sent.posts:
+                where = ", ".join(conversation for conversation, _ in sent.posts)
+                click.echo(f"digest of {queue.name} posted to {where}")
+            for problem in sent.problems:
+                click.echo(f"error: digest of {queue.name}: {problem}", err=True)
+            failed = failed or bool(sent.problems)
+    if failed:
+        sys.exit(2)
 
 
 @main.command()

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
@@ -36,6 +37,9 @@ class SentDigest:
     queue: str
     #: Where each copy went: (conversation id, ts of the digest message).
     posts: list[tuple[str, str]]
+    #: What went wrong, one line per destination ("U0LEAD: user_not_found"); the others
+    #: still got their copy.
+    problems: list[str]
 
 
 def figures_now(ctx: AppContext, queue: QueueConfig, now: datetime | None = None) -> DigestFigures:
@@ -61,23 +65,35 @@ def send_digest(ctx: AppContext, queue: QueueConfig, *, now: datetime | None = N
     text, blocks = digest_message(figures)
     chart = digest_chart(figures.history, queue=queue.name)
     client = _patient(ctx.client)
-    targets = [queue.digest.channel] if queue.digest.channel else []
-    targets += [
-        client.conversations_open(users=user)["channel"]["id"] for user in queue.digest.users
-    ]
-    posts = []
-    for conversation in targets:
-        ts = client.chat_postMessage(channel=conversation, text=text, blocks=blocks)["ts"]
-        client.files_upload_v2(
-            channel=conversation,
-            thread_ts=ts,
-            file=chart,
-            filename=chart_filename(figures),
-            title=f"{queue.name}: accuracy and review volume, last 12 weeks",
-        )
+    destinations = [queue.digest.channel] if queue.digest.channel else []
+    destinations += queue.digest.users
+    posts, problems = [], []
+    for destination in destinations:
+        # One failing destination (a user who left, a channel the bot was removed from) must
+        # not keep the digest from the others.
+        try:
+            conversation = destination
+            if destination in queue.digest.users:
+                conversation = client.conversations_open(users=destination)["channel"]["id"]
+            ts = client.chat_postMessage(channel=conversation, text=text, blocks=blocks)["ts"]
+        except SlackClientError as exc:
+            problems.append(f"{destination}: digest not posted ({_slack_error(exc)})")
+            continue
         posts.append((conversation, ts))
-    logger.info("digest of %s sent to %s", queue.name, ", ".join(c for c, _ in posts))
-    return SentDigest(queue=queue.name, posts=posts)
+        try:
+            client.files_upload_v2(
+                channel=conversation,
+                thread_ts=ts,
+                file=chart,
+                filename=chart_filename(figures),
+                title=f"{queue.name}: accuracy and review volume, last 12 weeks",
+            )
+        except SlackClientError as exc:
+            problems.append(f"{destination}: chart not uploaded ({_slack_error(exc)})")
+    for problem in problems:
+        logger.error("digest of %s: %s", queue.name, problem)
+    logger.info("digest of %s sent to %s", queue.name, ", ".join(c for c, _ in posts) or "nobody")
+    return SentDigest(queue=queue.name, posts=posts, problems=problems)
 
 
 def dry_run(
@@ -92,6 +108,12 @@ def dry_run(
 
 def chart_filename(figures: DigestFigures) -> str:
     return f"digest-{figures.queue}-{figures.now:%Y-%m-%d}.png"
+
+
+def _slack_error(exc: SlackClientError) -> str:
+    if isinstance(exc, SlackApiError):
+        return str(exc.response.get("error") or f"HTTP {exc.response.status_code}")
+    return str(exc)
 
 
 def _patient(client: WebClient) -> WebClient:

@@ -212,3 +212,25 @@ def test_hitl_digest_errors_name_the_problem(database_url, standin, tmp_path):
     no_token = hitl(["digest"], database_url=database_url, tmp_path=tmp_path, env={})
     assert no_token.returncode == 2 and "SLACK_BOT_TOKEN" in no_token.stderr
     assert standin.calls == []
+
+
+def test_one_failing_destination_does_not_keep_the_digest_from_the_others(database_url, standin):
+    ctx = context(database_url, standin, fraud={"digest": {"users": ["U0GONE", "U0LEAD"]}})
+    seed_model(ctx.sessions)
+    standin.fail_next("conversations.open", status=200, error="user_not_found")
+    sent = send_digest(ctx, ctx.config.queue("fraud"))
+    assert sent.problems == ["U0GONE: digest not posted (user_not_found)"]
+    [(dm, _)] = sent.posts
+    assert dm == "D0LEAD"
+    assert_digest_with_chart(standin, dm)
+
+
+def test_a_chart_slack_refuses_is_reported_and_the_digest_stays(database_url, standin):
+    ctx = context(database_url, standin)
+    seed_model(ctx.sessions)
+    standin.fail_next("files.completeUploadExternal", status=200, error="not_in_channel")
+    sent = send_digest(ctx, ctx.config.queue("fraud"))
+    assert [c for c, _ in sent.posts] == [DIGEST_CHANNEL]
+    assert sent.problems == [f"{DIGEST_CHANNEL}: chart not uploaded (not_in_channel)"]
+    [digest] = standin.messages(DIGEST_CHANNEL)
+    assert "fraud" in digest["text"]
