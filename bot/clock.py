@@ -147,6 +147,12 @@ class Clock:
 
 
 def run_clock(settings: Settings) -> None:
+    if settings.uses_slack_standin:
+        # The clock's jobs still run (retraining, re-scoring); only their Slack calls fail.
+        logger.warning(
+            "SLACK_BOT_TOKEN is not set: announcements, digests and reminders cannot reach "
+            "Slack (point SLACK_API_URL and SLACK_BOT_TOKEN at a stand-in to see them)"
+        )
     ctx = build_context(settings)
     stop = threading.Event()
     try:
