@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from bot.cards import METADATA_EVENT_TYPE, metadata_for, render
 from bot.context import AppContext
+from bot.errors import slack_error
 from storage import outbox
 from storage.tables import ReviewMessage, utcnow
 
@@ -114,7 +115,7 @@ class Deliverer:
             )
         except SlackApiError as exc:
             status = exc.response.status_code
-            error = str(exc.response.get("error") or f"http_{status}")
+            error = slack_error(exc)
             if status == 429:
                 retry_after = float(exc.response.headers.get("Retry-After", 1))
                 return PostResult(message_id, error=error, retry_after=retry_after)

@@ -25,7 +25,7 @@ from bot.context import AppContext
 from bot.digest_blocks import digest_message, digest_plain_text
 from bot.digest_chart import digest_chart
 from bot.digest_figures import DigestFigures, digest_figures
-from bot.errors import HitlError
+from bot.errors import HitlError, slack_error
 
 logger = logging.getLogger(__name__)
 
@@ -111,9 +111,7 @@ def chart_filename(figures: DigestFigures) -> str:
 
 
 def _slack_error(exc: SlackClientError) -> str:
-    if isinstance(exc, SlackApiError):
-        return str(exc.response.get("error") or f"HTTP {exc.response.status_code}")
-    return str(exc)
+    return slack_error(exc) if isinstance(exc, SlackApiError) else str(exc)
 
 
 def _patient(client: WebClient) -> WebClient:

@@ -23,6 +23,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.config import QueueConfig
 from bot.context import AppContext
+from bot.errors import slack_error
 from bot.mrkdwn import escape_and_truncate, notify
 from storage import reminders
 from storage.reminders import DueMessage, Stage
@@ -179,7 +180,7 @@ def _post(ctx: AppContext, message: DueMessage, text: str) -> tuple[Sent, str | 
         )
     except SlackApiError as exc:
         status = exc.response.status_code
-        error = str(exc.response.get("error") or f"http_{status}")
+        error = slack_error(exc)
         if status == 429 or status >= 500 or error in STOP_ROUND_ERRORS:
             logger.warning("reminders paused until the next run: Slack answered %s", error)
             return Sent.STOP, error
