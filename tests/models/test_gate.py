@@ -11,13 +11,13 @@ import pytest
 from sklearn.datasets import load_breast_cancer
 from sklearn.metrics import accuracy_score, average_precision_score, f1_score
 
+from models.bootstrap import paired_bootstrap_noise
 from models.evaluation import fit, split_holdout
 from models.gate import (
     Slice,
     decide,
     evaluate_slice,
     measure_slice,
-    paired_bootstrap_noise,
     primary_metric,
 )
 
