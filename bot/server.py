@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import signal
+import sys
 import threading
 from contextlib import ExitStack
+from types import FrameType
 
 import uvicorn
 
@@ -20,9 +23,19 @@ logger = logging.getLogger(__name__)
 STANDIN_SIGNING_SECRET = "standin-signing-secret"
 
 
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    sys.exit(0)
+
+
 def serve(settings: Settings, *, socket_mode: bool = False, host: str = "0.0.0.0") -> None:
+    # uvicorn handles SIGTERM itself (graceful HTTP shutdown), then raises it again once done,
+    # with the handler that was in place before: with Python's default, the process would die
+    # there and the clean-up below (stop the deliverer, close Socket Mode, stop the stand-in)
+    # would never run. A platform stopping a dyno sends SIGTERM; it gets exit status 0.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     with ExitStack() as stack:
-        token, api_url = None, None
+        stack.callback(logger.info, "hitl serve stopped")  # runs last: everything below is shut
+        token, api_url, app_token = None, None, None
         signing_secret = (
             settings.slack_signing_secret.get_secret_value()
             if settings.slack_signing_secret
@@ -32,7 +45,7 @@ def serve(settings: Settings, *, socket_mode: bool = False, host: str = "0.0.0.0
             from bot.slack_standin.server import SlackStandin
 
             standin = stack.enter_context(SlackStandin())
-            token, api_url = standin.bot_token, standin.api_url
+            token, api_url, app_token = standin.bot_token, standin.api_url, standin.app_token
             signing_secret = signing_secret or STANDIN_SIGNING_SECRET
             logger.warning(
                 "SLACK_BOT_TOKEN is not set: using the built-in Slack stand-in at %s", api_url
@@ -55,9 +68,11 @@ def serve(settings: Settings, *, socket_mode: bool = False, host: str = "0.0.0.0
         if socket_mode:
             from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-            if settings.slack_app_token is None:
+            if settings.slack_app_token is not None:
+                app_token = settings.slack_app_token.get_secret_value()
+            if app_token is None:
                 raise ConfigError("SLACK_APP_TOKEN: required for --socket-mode")
-            handler = SocketModeHandler(bolt, settings.slack_app_token.get_secret_value())
+            handler = SocketModeHandler(bolt, app_token)
             handler.connect()
             stack.callback(handler.close)
         logger.info("serving on %s:%s", host, settings.port)

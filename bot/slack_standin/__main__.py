@@ -34,8 +34,10 @@ def main(argv: list[str] | None = None) -> int:
     standin.start()
     print(standin.api_url, flush=True)
     logging.getLogger(__name__).info(
-        "point a bot at it with SLACK_API_URL=%s and SLACK_BOT_TOKEN=<the --token>; Ctrl-C stops",
+        "point a bot at it with SLACK_API_URL=%s and SLACK_BOT_TOKEN=<the --token> (and "
+        "SLACK_APP_TOKEN=%s for --socket-mode); Ctrl-C stops",
         standin.api_url,
+        standin.app_token,
     )
     try:
         threading.Event().wait()

@@ -1,7 +1,9 @@
 """Requests as Slack sends them to an app: signed, form-encoded, with real payload shapes.
 
 The Slack side of the stand-in: the demo's simulated reviewers and the scenario tests use it to
-click buttons, open App Home and run `/hitl` against a real `hitl serve`. The signature is
+click buttons, open App Home and run `/hitl` against a real `hitl serve`. The payload builders
+serve Socket Mode too, where the same payloads travel as JSON in envelopes
+(``SlackStandin.socket_send``) and need no signature. The signature is
 Slack's ``v0`` scheme: HMAC-SHA256 of ``v0:{timestamp}:{body}`` with the signing secret.
 """
 
@@ -122,19 +124,51 @@ def find_action(message: dict[str, Any], predicate: Any) -> dict[str, Any]:
     raise LookupError("no such element in the message")
 
 
+def event_callback(event: dict[str, Any], *, team_id: str = "T0STANDIN") -> dict[str, Any]:
+    """An Events API ``event_callback`` envelope: the POST body over HTTP, the ``payload`` of an
+    ``events_api`` envelope in Socket Mode."""
+    return {
+        "token": "verification-token-unused",
+        "team_id": team_id,
+        "api_app_id": "A0STANDIN",
+        "event": event,
+        "type": "event_callback",
+        "event_id": f"Ev{int(time.time() * 1e6)}",
+        "event_time": int(time.time()),
+    }
+
+
 def event_body(event: dict[str, Any], *, team_id: str = "T0STANDIN") -> str:
     """An Events API ``event_callback`` envelope, JSON-encoded."""
-    return json.dumps(
-        {
-            "token": "verification-token-unused",
-            "team_id": team_id,
-            "api_app_id": "A0STANDIN",
-            "event": event,
-            "type": "event_callback",
-            "event_id": f"Ev{int(time.time() * 1e6)}",
-            "event_time": int(time.time()),
-        }
-    )
+    return json.dumps(event_callback(event, team_id=team_id))
+
+
+def slash_command_payload(
+    *,
+    command: str,
+    text: str,
+    user_id: str,
+    channel_id: str,
+    response_url: str,
+    team_id: str = "T0STANDIN",
+    trigger_id: str = "13345224609.738474920.8088930838d88f008e0",
+) -> dict[str, str]:
+    """A slash command's fields: form-encoded over HTTP, the JSON ``payload`` of a
+    ``slash_commands`` envelope in Socket Mode."""
+    return {
+        "token": "verification-token-unused",
+        "team_id": team_id,
+        "team_domain": "standin",
+        "channel_id": channel_id,
+        "channel_name": "review",
+        "user_id": user_id,
+        "user_name": user_id.lower(),
+        "command": command,
+        "text": text,
+        "api_app_id": "A0STANDIN",
+        "response_url": response_url,
+        "trigger_id": trigger_id,
+    }
 
 
 def slash_command_body(
@@ -149,18 +183,13 @@ def slash_command_body(
 ) -> str:
     """A slash command, form-encoded as Slack sends it."""
     return urlencode(
-        {
-            "token": "verification-token-unused",
-            "team_id": team_id,
-            "team_domain": "standin",
-            "channel_id": channel_id,
-            "channel_name": "review",
-            "user_id": user_id,
-            "user_name": user_id.lower(),
-            "command": command,
-            "text": text,
-            "api_app_id": "A0STANDIN",
-            "response_url": response_url,
-            "trigger_id": trigger_id,
-        }
+        slash_command_payload(
+            command=command,
+            text=text,
+            user_id=user_id,
+            channel_id=channel_id,
+            response_url=response_url,
+            team_id=team_id,
+            trigger_id=trigger_id,
+        )
     )

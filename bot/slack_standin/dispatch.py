@@ -1,6 +1,9 @@
 """How one HTTP request becomes Slack's answer: the path names a Web API method (or one of the two
 sinks), a queued failure may answer instead, the token is checked, and the method's handler runs
-against the workspace. The caller holds the stand-in's lock and records the call."""
+against the workspace. The caller holds the stand-in's lock and records the call.
+
+``apps.connections.open`` is the one method that takes the app-level token instead of the bot
+token; it hands out a Socket Mode URL (see ``socket_mode``)."""
 
 from __future__ import annotations
 
@@ -64,6 +67,8 @@ def answer(
     workspace: Workspace,
     failures: FailureQueues,
     bot_token: str,
+    app_token: str,
+    open_connection: Callable[[], str],
 ) -> tuple[Json, Answer, Json]:
     """The parameters to record, the answer to send, and the JSON to record as the response."""
     try:
@@ -79,11 +84,16 @@ def answer(
         sent, recorded = _response_url_post(params)
     else:
         try:
-            handler = METHODS.get(method)
-            if handler is None:
-                raise SlackError("unknown_method")
-            _check_token(request, params, is_json, bot_token)
-            recorded = handler(workspace, params)
+            if method == "apps.connections.open":
+                # Slack: "send the token in the Authorization header, not as a parameter".
+                _check_token(request, {}, False, expected=app_token, other=bot_token)
+                recorded = {"ok": True, "url": open_connection()}
+            else:
+                handler = METHODS.get(method)
+                if handler is None:
+                    raise SlackError("unknown_method")
+                _check_token(request, params, is_json, expected=bot_token, other=app_token)
+                recorded = handler(workspace, params)
         except SlackError as exc:
             recorded = exc.body()
         sent = json_answer(200, recorded)
@@ -92,8 +102,12 @@ def answer(
     return params, sent, recorded
 
 
-def _check_token(request: Request, params: Json, is_json: bool, bot_token: str) -> None:
-    """Slack takes a Bearer header, or a ``token`` form/query field (never in a JSON body)."""
+def _check_token(
+    request: Request, params: Json, is_json: bool, *, expected: str, other: str
+) -> None:
+    """Slack takes a Bearer header, or a ``token`` form/query field (never in a JSON body).
+    ``other`` is the stand-in's token of the other kind (bot or app-level): Slack knows it, but
+    refuses it for this method."""
     header = request.header("Authorization")
     if header.lower().startswith("bearer "):
         token: object = header[7:].strip()
@@ -102,7 +116,9 @@ def _check_token(request: Request, params: Json, is_json: bool, bot_token: str) 
         token = source.get("token")
     if not token:
         raise SlackError("not_authed")
-    if token != bot_token:
+    if token == other:
+        raise SlackError("not_allowed_token_type")
+    if token != expected:
         raise SlackError("invalid_auth")
 
 

@@ -13,10 +13,15 @@ members it was given: an access check must not pass by default); a user id used 
 stands for the DM with that user (``U123`` -> ``D123``); well-formed trigger ids that the
 stand-in did not mint are accepted.
 
+Socket Mode too: ``apps.connections.open`` (with ``app_token``) hands out a WebSocket URL, and a
+test pushes envelopes to the connected app with ``socket_send`` and reads its acks with
+``wait_for_ack``; hello, envelopes and acks are recorded as ``socket_mode.*`` calls.
+
 This module is ``SlackStandin``, the side a test sees: start and stop, setup, queued failures
 and inspection of what was called. The rest of the package: ``http_server`` (HTTP in and out),
 ``dispatch`` (from request to answer, and the table of methods), ``state`` (the workspace), one
-``methods_*`` module per family of Web API methods, ``failures`` and ``limits``.
+``methods_*`` module per family of Web API methods, ``failures`` and ``limits``;
+``socket_mode`` over ``websocket_server`` for Socket Mode.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from bot.slack_standin.failures import Failure, FailureQueues
 from bot.slack_standin.http_server import Answer, Request, StandinHTTPServer, text_answer
 from bot.slack_standin.methods_views import mint_trigger
 from bot.slack_standin.protocol import CHANNEL_ID, USER_ID, Json, SlackError
+from bot.slack_standin.socket_mode import LINK_PATH, SocketMode
 from bot.slack_standin.state import Workspace
 
 __all__ = ["RecordedCall", "SlackError", "SlackStandin"]
@@ -44,7 +50,9 @@ logger = logging.getLogger(__name__)
 class RecordedCall:
     """One request the stand-in answered, in the shape a test asserts on.
 
-    ``method`` is the Web API method, or ``"upload"`` / ``"response_url"`` for those sinks.
+    ``method`` is the Web API method, ``"upload"`` / ``"response_url"`` for those sinks, or
+    ``"socket_mode.hello"`` / ``".envelope"`` / ``".ack"`` / ``".invalid"`` for Socket Mode
+    messages (``params`` is then the message).
     ``params`` merges query string, form fields and JSON body, with JSON-string fields such as
     ``blocks`` already decoded. ``response`` is the JSON answered; for HTTP errors and non-JSON
     answers it also carries ``"status"``.
@@ -67,12 +75,14 @@ class SlackStandin:
         host: str = "127.0.0.1",
         port: int = 0,
         bot_token: str = "xoxb-standin",
+        app_token: str = "xapp-1-A0STANDIN-1-standin",
         bot_user_id: str = "UBOT",
         team_id: str = "T0STANDIN",
     ) -> None:
         self.host = host
         self.port = port
         self.bot_token = bot_token
+        self.app_token = app_token
         self.bot_user_id = bot_user_id
         self.team_id = team_id
         self.bot_id = "B0STANDIN"
@@ -88,6 +98,7 @@ class SlackStandin:
         self._failures = FailureQueues()
         self._server: StandinHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._socket_mode = SocketMode(host=host, app_id=self.app_id, record=self._record_socket)
         self.add_user(bot_user_id, name="review-bot", real_name="Review Bot", is_bot=True)
 
     # ----------------------------------------------------------------- lifecycle
@@ -118,6 +129,8 @@ class SlackStandin:
         server.shutdown()
         server.server_close()
         server.close_connections()
+        # After the HTTP side: an app that reconnects now cannot get a new WebSocket URL.
+        self._socket_mode.stop()
         if thread is not None:
             thread.join(timeout=5)
         self._server = self._thread = None
@@ -262,6 +275,40 @@ class SlackStandin:
                 raise KeyError(f"no message {ts} in {channel}")
             return copy.deepcopy(found)
 
+    # ----------------------------------------------------------------- Socket Mode
+
+    def socket_send(
+        self, payload_type: str, payload: Json, *, accepts_response_payload: bool | None = None
+    ) -> str:
+        """Send ``payload`` to the connected Socket Mode app in an envelope of ``payload_type``
+        (``events_api``, ``interactive`` or ``slash_commands``); the envelope id.
+
+        ``accepts_response_payload`` defaults to what Slack sends for the type (false for
+        events). RuntimeError when no app is connected: wait for a ``socket_mode.hello`` call."""
+        return self._socket_mode.send(
+            payload_type, payload, accepts_response_payload=accepts_response_payload
+        )
+
+    def wait_for_ack(self, envelope_id: str, timeout: float = 10.0) -> Json:
+        """Block until the app acknowledged envelope ``envelope_id``; the ack it sent
+        (``{"envelope_id", "payload"?}``)."""
+
+        def ack() -> Json | None:
+            return next(
+                (
+                    call.params
+                    for call in self.calls_to("socket_mode.ack")
+                    if call.params.get("envelope_id") == envelope_id
+                ),
+                None,
+            )
+
+        with self._cond:
+            found = self._cond.wait_for(ack, timeout)
+        if found is None:
+            raise TimeoutError(f"waited {timeout:g}s for the ack of envelope {envelope_id}")
+        return copy.deepcopy(found)
+
     def reset(self) -> None:
         """Forget calls, messages, uploads, views and failures; keep users, groups, channels and
         their members."""
@@ -287,6 +334,8 @@ class SlackStandin:
                 workspace=self._workspace,
                 failures=self._failures,
                 bot_token=self.bot_token,
+                app_token=self.app_token,
+                open_connection=self._socket_mode.open_connection,
             )
             self.calls.append(
                 RecordedCall(method, params, dict(request.headers), at, recorded, request.path)
@@ -294,6 +343,15 @@ class SlackStandin:
             self._cond.notify_all()
         logger.info("%s -> %s", method, recorded.get("error") or recorded.get("status") or "ok")
         return answer
+
+    def _record_socket(self, method: str, message: Json, response: Json) -> None:
+        """Record one Socket Mode message; called by the WebSocket threads and ``socket_send``."""
+        with self._cond:
+            self.calls.append(
+                RecordedCall(method, message, {}, time.monotonic(), response, LINK_PATH)
+            )
+            self._cond.notify_all()
+        logger.info("%s -> %s", method, response.get("error") or "ok")
 
 
 def _user_ids(users: Iterable[str]) -> list[str]:

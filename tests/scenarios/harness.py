@@ -33,10 +33,20 @@ def free_port() -> int:
 
 
 class ServeProcess:
-    """`hitl serve` in a child process, as the Procfile's ``web`` runs it."""
+    """`hitl serve` in a child process, as the Procfile's ``web`` runs it.
+
+    With ``socket_mode``: `hitl serve --socket-mode`, given an app-level token and no signing
+    secret, and ready once the stand-in sent it ``hello`` over the WebSocket; Slack's side is then
+    ``standin.socket_send`` instead of signed POSTs."""
 
     def __init__(
-        self, *, database_url: str, config_path: Path, standin: SlackStandin, log_path: Path
+        self,
+        *,
+        database_url: str,
+        config_path: Path,
+        standin: SlackStandin,
+        log_path: Path,
+        socket_mode: bool = False,
     ) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -51,16 +61,20 @@ class ServeProcess:
             "PORT": str(self.port),
             "OPENBLAS_NUM_THREADS": "1",
         }
+        command = [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1"]
+        if socket_mode:
+            del env["SLACK_SIGNING_SECRET"]  # Socket Mode needs none: the socket is the proof
+            env["SLACK_APP_TOKEN"] = standin.app_token
+            command.append("--socket-mode")
         self.log_path = log_path
         self._log = log_path.open("w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1"],
-            env=env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
+            command, env=env, stdout=self._log, stderr=subprocess.STDOUT
         )
         self.http = httpx.Client(base_url=self.base_url, timeout=15)
         self._wait_healthy()
+        if socket_mode:
+            self._wait_connected(standin)
 
     def _wait_healthy(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
@@ -74,6 +88,14 @@ class ServeProcess:
                 pass
             time.sleep(0.05)
         raise RuntimeError(f"hitl serve not healthy after {timeout} s:\n{self.log()}")
+
+    def _wait_connected(self, standin: SlackStandin, timeout: float = 15.0) -> None:
+        try:
+            standin.wait_for_calls("socket_mode.hello", 1, timeout=timeout)
+        except TimeoutError:
+            raise RuntimeError(
+                f"hitl serve never connected over Socket Mode:\n{self.log()}"
+            ) from None
 
     def log(self) -> str:
         self._log.flush()

@@ -222,3 +222,12 @@ def test_rate_limit_is_honoured_and_server_errors_retried(start_serve, standin, 
     assert calls[1].at - calls[0].at >= 1.0  # waited the Retry-After it was given
     stored = serve.get_item("fraud", items_for(1)[0]["id"])
     assert stored["message"]["state"] == "posted" and stored["message"]["ts"]
+
+
+def test_sigterm_stops_serve_cleanly_after_its_deliverer(start_serve, standin):
+    serve = start_serve(fraud=ALWAYS_REVIEW)
+    serve.post_items("fraud", items_for(3))
+    standin.wait_for_calls("chat.postMessage", 3)
+    serve.stop()  # SIGTERM, as a platform stopping the web process sends it
+    assert serve.process.returncode == 0
+    assert "hitl serve stopped" in serve.log_path.read_text()
