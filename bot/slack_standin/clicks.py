@@ -171,25 +171,6 @@ def slash_command_payload(
     }
 
 
-def slash_command_body(
-    *,
-    command: str,
-    text: str,
-    user_id: str,
-    channel_id: str,
-    response_url: str,
-    team_id: str = "T0STANDIN",
-    trigger_id: str = "13345224609.738474920.8088930838d88f008e0",
-) -> str:
-    """A slash command, form-encoded as Slack sends it."""
-    return urlencode(
-        slash_command_payload(
-            command=command,
-            text=text,
-            user_id=user_id,
-            channel_id=channel_id,
-            response_url=response_url,
-            team_id=team_id,
-            trigger_id=trigger_id,
-        )
-    )
+def form_body(fields: dict[str, str]) -> str:
+    """Fields form-encoded, as Slack posts a slash command to the Request URL."""
+    return urlencode(fields)

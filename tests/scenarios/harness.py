@@ -16,9 +16,10 @@ from bot.slack_standin.clicks import (
     block_actions_payload,
     event_body,
     find_action,
+    form_body,
     interactive_body,
     sign,
-    slash_command_body,
+    slash_command_payload,
 )
 from bot.slack_standin.server import SlackStandin
 
@@ -186,9 +187,10 @@ class ServeProcess:
         return self.send(event_body(event), content_type="application/json")
 
     def command(self, *, text: str, user: str, channel: str, response_url: str) -> httpx.Response:
-        body = slash_command_body(
+        fields = slash_command_payload(
             command="/hitl", text=text, user_id=user, channel_id=channel, response_url=response_url
         )
+        body = form_body(fields)
         return self.send(body, content_type="application/x-www-form-urlencoded")
 
 
