@@ -8,8 +8,10 @@ work itself is in ``bot.jobs``, which takes the context as a parameter.
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 from collections.abc import Callable
+from types import FrameType
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -155,7 +157,13 @@ def run_clock(settings: Settings) -> None:
         )
     ctx = build_context(settings)
     stop = threading.Event()
-    try:
-        Clock(ctx).run(stop)
-    except KeyboardInterrupt:
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
+
+    # Ctrl-C, or SIGTERM from a platform stopping the process: finish the running job, shut
+    # the scheduler down and hand the lock over at once instead of when its lease expires.
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    Clock(ctx).run(stop)
+    logger.info("hitl clock stopped")

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from datetime import UTC, datetime
@@ -13,9 +17,10 @@ from bot.clock import Clock, schedule_jobs
 from bot.runtime import build_context
 from bot.settings import Settings
 from bot.slack_standin.server import SlackStandin
+from storage.db import make_engine
 from storage.locks import ClockLock
 from storage.registry import list_versions
-from tests.factories import make_config, seed_model
+from tests.factories import config_toml, make_config, seed_model
 
 
 def test_only_one_lock_holder(engine):
@@ -89,3 +94,36 @@ def test_digests_run_on_their_cron_in_their_time_zone_and_stale_jobs_go(database
     finally:
         scheduler.shutdown(wait=False)
         ctx.engine.dispose()
+
+
+def test_sigterm_stops_a_clock_and_hands_its_lock_over_at_once(database_url, tmp_path):
+    config = tmp_path / "hitl.toml"
+    config.write_text(config_toml(fraud={}))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
+    log = tmp_path / "clock.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "clock"],
+            env={**env, "DATABASE_URL": database_url, "HITL_CONFIG": str(config)},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while "starting the scheduler" not in log.read_text():
+                assert process.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.1)
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=30) == 0
+        finally:
+            if process.poll() is None:
+                process.kill()
+    assert "hitl clock stopped" in log.read_text()
+    engine = make_engine(database_url)
+    try:
+        other = ClockLock(engine)
+        assert other.try_acquire()  # free now, not 30 s from now when a lease would expire
+        other.release()
+    finally:
+        engine.dispose()

@@ -128,6 +128,9 @@ def test_double_click_retry_and_late_click_record_one_vote(start_serve, standin,
             predicate=vote_button(0),
             action_ts=action_ts,
         )
+    # Clicks are acknowledged at once and handled in threads, so their order is not the HTTP
+    # order: Bob clicks once Alice's answer is in, as the "late click" this test is about.
+    wait_until(lambda: count_reviews(sessions) == 1, what="Alice's vote")
     serve.click(user="U0BOB", channel=CHANNEL, message=message, predicate=vote_button(1))
     [ephemeral] = standin.wait_for_calls("chat.postEphemeral", 1)
     assert ephemeral.params["user"] == "U0BOB" and "U0ALICE" in ephemeral.params["text"]
