@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 from datetime import timedelta
 
 from slack_sdk.errors import SlackApiError
@@ -27,17 +26,6 @@ from storage.reviews import (
 from storage.tables import Item, Review, utcnow
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ButtonValue:
-    item_pk: int
-    label_index: int
-
-    @classmethod
-    def parse(cls, value: str) -> ButtonValue:
-        pk, index = value.split(":", 1)
-        return cls(int(pk), int(index))
 
 
 def queue_of(ctx: AppContext, item_pk: int) -> QueueConfig:
@@ -68,7 +56,10 @@ def vote(
         )
 
 
-def undo(ctx: AppContext, *, review_id: int, user_id: str, request_key: str) -> UndoResult:
+def undo(
+    ctx: AppContext, *, review_id: int, user_id: str, request_key: str
+) -> tuple[UndoResult, int]:
+    """What became of the undo, and the pk of the item the vote was on (to show it again)."""
     with ctx.sessions.begin() as session:
         vote_row = session.get(Review, review_id)
         if vote_row is None:
@@ -82,12 +73,7 @@ def undo(ctx: AppContext, *, review_id: int, user_id: str, request_key: str) -> 
             request_key=request_key,
             window=timedelta(minutes=queue.undo_minutes),
         )
-        return result
-
-
-def item_of_review(ctx: AppContext, review_id: int) -> int:
-    with ctx.sessions.begin() as session:
-        return session.get_one(Review, review_id).item_id
+        return result, item.id
 
 
 def current_votes(ctx: AppContext, item_pk: int) -> tuple[Item, tuple[ActiveVote, ...]]:
@@ -117,13 +103,13 @@ def refresh_message(
     for attempt in range(attempts):
         item, votes = current_votes(ctx, item_pk)
         message = item.message
-        if where is None and (message is None or message.ts is None):
-            return
+        assert message is not None  # current_votes checked it
         if where is not None:
             channel, ts = where
-        else:
-            assert message is not None and message.ts is not None
+        elif message.ts is not None:
             channel, ts = message.channel, message.ts
+        else:  # not posted yet: no channel message to update
+            return
         text, blocks = render(item, ctx.config.queue(item.queue), votes, now=utcnow())
         try:
             ctx.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)

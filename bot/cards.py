@@ -29,10 +29,7 @@ def card_for(item: Item, queue: QueueConfig) -> ReviewCard:
         model_version=prediction.model_version.version,
         features=payload.get("features") or {},
         context=context,
-        text=payload.get("text"),
-        customer_message=(
-            str(context["customer_message"]) if "customer_message" in context else None
-        ),
+        text=payload.get("text"),  # the customer's message, if any, is in the context
     )
 
 
@@ -44,7 +41,8 @@ def metadata_for(item: Item) -> dict[str, object]:
     }
 
 
-def _votes(votes: tuple[ActiveVote, ...]) -> tuple[Vote, ...]:
+def card_votes(votes: tuple[ActiveVote, ...]) -> tuple[Vote, ...]:
+    """Stored votes as the block builders take them."""
     return tuple(Vote(v.user_id, v.label, v.at, v.review_id) for v in votes)
 
 
@@ -58,8 +56,8 @@ def render(
     """The message as it should look now: open with buttons, or answered with Undo."""
     card = card_for(item, queue)
     if item.resolved_at is None:
-        return review_message(card, votes=_votes(votes), votes_required=queue.votes_required)
-    resolution = Resolution(_votes(votes), item.resolved_label, queue.votes_required)
+        return review_message(card, votes=card_votes(votes), votes_required=queue.votes_required)
+    resolution = Resolution(card_votes(votes), item.resolved_label, queue.votes_required)
     return answered_message(
         card, resolution, now=now, undo_window=timedelta(minutes=queue.undo_minutes)
     )

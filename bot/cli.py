@@ -259,7 +259,7 @@ def stats(queue: str) -> None:
     ctx = build_context(load_settings())
     q = ctx.config.queue(queue)
     with ctx.sessions.begin() as session:
-        figures = queue_stats(session=session, queue=q)
+        figures = queue_stats(session=session, queue=q, weekly=False)
 
     def shown(estimate: dict[str, Any]) -> str:  # figures hold estimates as dicts, for JSON
         return estimate_text(Estimate(**estimate))

@@ -137,10 +137,11 @@ class Clock:
     def _start(self) -> None:
         logger.info("this clock holds the lock: starting the scheduler")
         store = SQLAlchemyJobStore(engine=self.ctx.engine, tablename="apscheduler_jobs")
-        self.scheduler = BackgroundScheduler(jobstores={"default": store}, timezone="UTC")
-        self.scheduler.start(paused=True)
-        schedule_jobs(self.scheduler, self.ctx)
-        self.scheduler.resume()
+        scheduler = BackgroundScheduler(jobstores={"default": store}, timezone="UTC")
+        scheduler.start(paused=True)
+        schedule_jobs(scheduler, self.ctx)
+        scheduler.resume()
+        self.scheduler = scheduler  # only once its jobs are declared: others read it as "running"
 
     def _stop(self) -> None:
         if self.scheduler is not None:

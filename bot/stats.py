@@ -31,8 +31,10 @@ from storage.stats_data import active_votes_by_item, audit_answers, outcome_labe
 
 
 def queue_stats(
-    *, session: Session, queue: QueueConfig, now: datetime | None = None
+    *, session: Session, queue: QueueConfig, now: datetime | None = None, weekly: bool = True
 ) -> dict[str, Any]:
+    """The figures; ``weekly=False`` leaves out the digest's weekly part (a dozen queries over
+    12 weeks) for callers that do not show it, `hitl stats` and `/hitl stats`."""
     overview = queue_overviews(session=session, queues=[queue.name])[queue.name]
     audits = [
         AuditAnswer(predicted=p, truth=t, sampling_probability=w)
@@ -66,7 +68,9 @@ def queue_stats(
         for user, estimate in reviewer_accuracy(flat, outcomes).items()
         if estimate != Estimate.unmeasured()
     }
-    weekly = asdict(digest_figures(session=session, queue=queue, now=now or datetime.now(UTC)))
+    if not weekly:
+        return figures
+    digest = asdict(digest_figures(session=session, queue=queue, now=now or datetime.now(UTC)))
     for key in (
         "now",
         "new_queue",
@@ -76,5 +80,5 @@ def queue_stats(
         "oldest_waiting",
         "history",
     ):
-        figures[key] = weekly[key]
+        figures[key] = digest[key]
     return figures

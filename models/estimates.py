@@ -29,8 +29,8 @@ are the check on that, per reviewer, with ``reviewer_accuracy``.
 from __future__ import annotations
 
 import math
-from collections import Counter, defaultdict
-from collections.abc import Hashable, Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -149,24 +149,6 @@ def positive_precision_recall(
         [a.predicted == positive for a, _ in actual], [w for _, w in actual]
     )
     return precision, recall
-
-
-def cohens_kappa(pairs: Sequence[tuple[Hashable, Hashable]]) -> float | None:
-    """Cohen's kappa of two raters, from (first rater's label, second rater's label) pairs.
-
-    ``None`` when there are no pairs or when chance agreement is already perfect (both raters
-    always gave one same label), where kappa is 0/0.
-    """
-    n = len(pairs)
-    if n == 0:
-        return None
-    observed = sum(a == b for a, b in pairs) / n
-    first = Counter(a for a, _ in pairs)
-    second = Counter(b for _, b in pairs)
-    expected = sum(first[c] * second[c] for c in first) / (n * n)
-    if math.isclose(expected, 1.0):
-        return None
-    return (observed - expected) / (1 - expected)
 
 
 def fleiss_kappa(table: Sequence[Sequence[int]]) -> float | None:

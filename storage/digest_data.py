@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from storage.reviews import undone_votes
 from storage.tables import Item, ModelVersion, Prediction, Review, ReviewMessage
 
 UNANSWERED_STATES = ("waiting", "sending", "posted")
@@ -124,7 +125,6 @@ def votes_of_resolved(
     *, session: Session, queue: str, bounds: Sequence[datetime]
 ) -> dict[int, list[list[str]]]:
     """week → for each item resolved that week, the labels of its votes not undone."""
-    undone = select(Review.undoes_id).where(Review.action == "undo", Review.undoes_id.is_not(None))
     rows = session.execute(
         select(Item.id, Item.resolved_at, Review.label)
         .join(Review, Review.item_id == Item.id)
@@ -132,7 +132,7 @@ def votes_of_resolved(
             Item.queue == queue,
             _within(Item.resolved_at, bounds),
             Review.action == "vote",
-            Review.id.not_in(undone),
+            Review.id.not_in(undone_votes()),
         )
         .order_by(Item.id, Review.id)
     ).all()
@@ -149,7 +149,6 @@ def answers_by_reviewer(
     *, session: Session, queue: str, bounds: Sequence[datetime]
 ) -> dict[int, dict[str, int]]:
     """week → user → votes cast that week and not undone."""
-    undone = select(Review.undoes_id).where(Review.action == "undo", Review.undoes_id.is_not(None))
     week = week_of(Review.created_at, bounds)
     counts: dict[int, dict[str, int]] = defaultdict(dict)
     for index, user, count in session.execute(
@@ -158,7 +157,7 @@ def answers_by_reviewer(
         .where(
             Item.queue == queue,
             Review.action == "vote",
-            Review.id.not_in(undone),
+            Review.id.not_in(undone_votes()),
             _within(Review.created_at, bounds),
         )
         .group_by(week, Review.user_id)

@@ -12,11 +12,11 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Select, and_, case, exists, func, or_, select
+from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
+from storage.reviews import undone_votes
 from storage.tables import Item, ModelVersion, Prediction, Review, ReviewMessage
 
 
@@ -78,12 +78,6 @@ class AuditTally:
     count: int
 
 
-def _undone(user_id: str | None = None) -> Select[Any]:
-    """Ids of votes taken back (only their author can undo, so a user filter is exact)."""
-    query = select(Review.undoes_id).where(Review.action == "undo", Review.undoes_id.is_not(None))
-    return query.where(Review.user_id == user_id) if user_id is not None else query
-
-
 def waiting_for(*, session: Session, user_id: str, queues: Sequence[str], limit: int) -> Waiting:
     """Posted, unresolved items of ``queues`` that ``user_id`` has no standing vote on, oldest
     posted first; the caller passes only the queues the person may answer."""
@@ -93,7 +87,7 @@ def waiting_for(*, session: Session, user_id: str, queues: Sequence[str], limit:
         return Waiting(items=[], total=0)
     votes = (
         select(func.count())
-        .where(Review.item_id == Item.id, Review.action == "vote", Review.id.not_in(_undone()))
+        .where(Review.item_id == Item.id, Review.action == "vote", Review.id.not_in(undone_votes()))
         .correlate(Item)
         .scalar_subquery()
     )
@@ -101,7 +95,7 @@ def waiting_for(*, session: Session, user_id: str, queues: Sequence[str], limit:
         Review.item_id == Item.id,
         Review.user_id == user_id,
         Review.action == "vote",
-        Review.id.not_in(_undone(user_id)),
+        Review.id.not_in(undone_votes(user_id)),
     )
     rows = session.execute(
         select(
@@ -164,7 +158,7 @@ def answers_of(
             Review.action == "vote",
             Review.created_at >= since,
             Item.queue.in_(list(queues)),
-            Review.id.not_in(_undone(user_id)),
+            Review.id.not_in(undone_votes(user_id)),
         )
         .subquery()
     )

@@ -13,6 +13,7 @@ from datetime import timedelta
 from sqlalchemy import Connection, Engine, delete, insert, or_, text, update
 from sqlalchemy.exc import IntegrityError
 
+from storage.db import is_postgres
 from storage.tables import ClockLease, utcnow
 
 ADVISORY_KEY = 0x6869746C  # "hitl"
@@ -28,7 +29,7 @@ class ClockLock:
 
     def try_acquire(self) -> bool:
         """Take (or renew) the lock; True while this process holds it."""
-        if self.engine.dialect.name == "postgresql":
+        if is_postgres(self.engine):
             if self._connection is None:
                 conn = self.engine.connect()
                 if conn.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_KEY}):
@@ -68,7 +69,7 @@ class ClockLock:
             self._connection.commit()
             self._connection.close()
             self._connection = None
-        elif self.engine.dialect.name != "postgresql":
+        elif not is_postgres(self.engine):
             with self.engine.begin() as conn:
                 conn.execute(
                     delete(ClockLease).where(

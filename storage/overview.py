@@ -1,4 +1,5 @@
-"""Small per-queue summaries for App Home and `/hitl stats`: one grouped query each."""
+"""Small per-queue summaries for `/hitl stats`, metrics and the demo: one grouped query each;
+the message backlog and current version are App Home's ``queue_backlogs``."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from storage.tables import Item, ModelVersion, Prediction, ReviewMessage
+from storage.home_data import queue_backlogs
+from storage.tables import Item, Prediction
 
 
 @dataclass(frozen=True)
@@ -32,13 +34,6 @@ def queue_overviews(*, session: Session, queues: list[str]) -> dict[str, QueueOv
         .group_by(Item.queue, Prediction.route)
     ):
         routed[queue][route] = count
-    states: dict[str, dict[str, int]] = defaultdict(dict)
-    for queue, state, count in session.execute(
-        select(ReviewMessage.queue, ReviewMessage.state, func.count())
-        .where(ReviewMessage.queue.in_(queues))
-        .group_by(ReviewMessage.queue, ReviewMessage.state)
-    ):
-        states[queue][state] = count
     answered = dict(
         session.execute(
             select(Item.queue, func.count())
@@ -46,23 +41,17 @@ def queue_overviews(*, session: Session, queues: list[str]) -> dict[str, QueueOv
             .group_by(Item.queue)
         ).all()
     )
-    versions = dict(
-        session.execute(
-            select(ModelVersion.queue, ModelVersion.version).where(
-                ModelVersion.queue.in_(queues), ModelVersion.state == "current"
-            )
-        ).all()
-    )
+    backlogs = queue_backlogs(session=session, queues=queues)
     return {
         q: QueueOverview(
             queue=q,
             items=sum(routed[q].values()),
             routed={r: routed[q].get(r, 0) for r in ("review", "audit", "auto")},
             answered=answered.get(q, 0),
-            waiting=states[q].get("waiting", 0),
-            open=states[q].get("posted", 0) + states[q].get("sending", 0),
-            failed=states[q].get("failed", 0),
-            model_version=versions.get(q),
+            waiting=backlogs[q].waiting,
+            open=backlogs[q].open,
+            failed=backlogs[q].failed,
+            model_version=backlogs[q].model_version,
         )
         for q in queues
     }

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
+from storage.db import is_postgres
 from storage.errors import VersionNotFound
 from storage.tables import ModelVersion, utcnow
 
@@ -63,7 +64,7 @@ def _wait_for_other_versions(session: Session, queue: str) -> None:
     would read the same highest number and the second would fail on the unique version. On
     PostgreSQL the second waits here, until the first commits, for a transaction-scoped
     advisory lock; SQLite's ``BEGIN IMMEDIATE`` already lets one writer in at a time."""
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgres(session.get_bind()):
         session.execute(
             text("SELECT pg_advisory_xact_lock(:k, hashtext(:queue))"),
             {"k": NUMBERING_LOCK, "queue": queue},

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from storage.items import get_item_by_pk
@@ -49,6 +49,14 @@ class VoteOutcome:
     resolved: bool
 
 
+def undone_votes(user_id: str | None = None) -> Select[int | None]:
+    """Ids of votes taken back by an undo, for ``Review.id.not_in(...)``: every reader of votes
+    excludes them. With ``user_id``, that person's only (only a vote's author can undo it, so
+    the filter is exact and lets the query read less)."""
+    query = select(Review.undoes_id).where(Review.action == "undo", Review.undoes_id.is_not(None))
+    return query.where(Review.user_id == user_id) if user_id is not None else query
+
+
 def active_votes(*, session: Session, item_pk: int) -> tuple[ActiveVote, ...]:
     """Votes not taken back by an undo, oldest first."""
     return active_votes_of(session=session, item_pks=[item_pk])[item_pk]
@@ -61,9 +69,7 @@ def active_votes_of(
     pks = list(item_pks)
     grouped: dict[int, list[ActiveVote]] = {pk: [] for pk in pks}
     if pks:
-        undone = select(Review.undoes_id).where(
-            Review.item_id.in_(pks), Review.action == "undo", Review.undoes_id.is_not(None)
-        )
+        undone = undone_votes().where(Review.item_id.in_(pks))
         for r in session.scalars(
             select(Review)
             .where(Review.item_id.in_(pks), Review.action == "vote", Review.id.not_in(undone))

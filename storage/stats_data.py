@@ -7,6 +7,7 @@ from collections import defaultdict
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from storage.reviews import undone_votes
 from storage.tables import Item, Outcome, Prediction, Review
 
 
@@ -22,11 +23,10 @@ def audit_answers(*, session: Session, queue: str) -> list[tuple[str, str, float
 
 def active_votes_by_item(*, session: Session, queue: str) -> dict[str, list[tuple[str, str]]]:
     """item id → [(user, label)] of the votes not undone, in one query."""
-    undone = select(Review.undoes_id).where(Review.action == "undo", Review.undoes_id.is_not(None))
     rows = session.execute(
         select(Item.external_id, Review.user_id, Review.label)
         .join(Item, Item.id == Review.item_id)
-        .where(Item.queue == queue, Review.action == "vote", Review.id.not_in(undone))
+        .where(Item.queue == queue, Review.action == "vote", Review.id.not_in(undone_votes()))
         .order_by(Review.id)
     ).all()
     grouped: dict[str, list[tuple[str, str]]] = defaultdict(list)

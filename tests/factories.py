@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.config import HitlConfig, parse_config
 from models.training import train_initial
 from storage.home_data import WaitingItem
+from storage.reviews import UndoResult, VoteOutcome, record_vote, undo_vote
 
 LABELS = ("legit", "fraud")
 
@@ -98,6 +99,41 @@ def placeholder_version(session: Session, queue: str = "fraud") -> int:
         info={},
         make_current=True,
     ).id
+
+
+def vote(
+    sessions: sessionmaker[Session],
+    item_pk: int,
+    user: str,
+    label: str = "fraud",
+    *,
+    key: str | None = None,
+    required: int = 1,
+) -> VoteOutcome:
+    """``user``'s vote on an item in a transaction of its own, as one click stores it."""
+    with sessions.begin() as session:
+        return record_vote(
+            session=session,
+            item_pk=item_pk,
+            user_id=user,
+            label=label,
+            request_key=key or f"{user}:{item_pk}:{label}",
+            votes_required=required,
+        )
+
+
+def undo(sessions: sessionmaker[Session], review_id: int, user: str) -> None:
+    """``user`` takes back their vote ``review_id`` well inside the undo window; fails the test
+    if nothing was undone (someone else's vote, or one never recorded)."""
+    with sessions.begin() as session:
+        result, _ = undo_vote(
+            session=session,
+            review_id=review_id,
+            user_id=user,
+            request_key=f"undo:{review_id}",
+            window=timedelta(minutes=5),
+        )
+    assert result is UndoResult.UNDONE, result
 
 
 def waiting_item(

@@ -13,13 +13,13 @@ from bot.blocks import (
     NOTE_ACTION_ID,
     UNDO_ACTION_ID,
     VOTE_ACTION_PATTERN,
-    Vote,
     already_answered_text,
     not_a_reviewer_text,
     parse_vote_value,
     undo_expired_text,
     undo_not_yours_text,
 )
+from bot.cards import card_votes
 from bot.config import QueueConfig
 from bot.context import AppContext
 from bot.notes import note_modal
@@ -89,8 +89,7 @@ def register(app: App, ctx: AppContext, directory: ReviewerDirectory) -> None:
         if outcome.result is VoteResult.RECORDED:
             _show(ctx, body, respond, item_pk)
         elif outcome.result is VoteResult.ALREADY_RESOLVED:
-            votes = tuple(Vote(v.user_id, v.label, v.at, v.review_id) for v in outcome.votes)
-            _tell(body, client, respond, already_answered_text(votes))
+            _tell(body, client, respond, already_answered_text(card_votes(outcome.votes)))
         elif _is_ephemeral(body):  # a duplicate: bring the stale copy up to date
             text, blocks = answers.render_current(ctx, item_pk)
             respond(text=text, blocks=blocks, replace_original=True)
@@ -101,11 +100,11 @@ def register(app: App, ctx: AppContext, directory: ReviewerDirectory) -> None:
         ack()
         user = body["user"]["id"]
         review_id = int(action["value"])
-        result = answers.undo(
+        result, item_pk = answers.undo(
             ctx, review_id=review_id, user_id=user, request_key=f"{user}:{action['action_ts']}"
         )
         if result is UndoResult.UNDONE:
-            _show(ctx, body, respond, answers.item_of_review(ctx, review_id))
+            _show(ctx, body, respond, item_pk)
         elif result is UndoResult.NOT_YOURS:
             _tell(body, client, respond, undo_not_yours_text())
         elif result is UndoResult.EXPIRED:

@@ -44,7 +44,8 @@ def register(app: App, ctx: AppContext, directory: ReviewerDirectory) -> None:
         names = [queue] if queue else list(ctx.config.queues)
         with ctx.sessions.begin() as session:
             texts = [
-                stats_text(queue_stats(session=session, queue=ctx.config.queue(q))) for q in names
+                stats_text(queue_stats(session=session, queue=ctx.config.queue(q), weekly=False))
+                for q in names
             ]
         # Figures and config names only (no item text): a plain cut cannot split an entity.
         respond(text=truncate("\n\n".join(texts), MESSAGE_TEXT), response_type="ephemeral")

@@ -73,7 +73,6 @@ def conversations_replies(ws: Workspace, params: Json) -> Json:
     root = ws.find(channel_id, require(params, "ts"), "thread_not_found")
     root_ts = root.get("thread_ts", root["ts"])
     thread = [m for m in ws.sorted_messages(channel_id) if m.get("thread_ts", m["ts"]) == root_ts]
-    thread = [m for m in thread if m["ts"] == root_ts or m.get("thread_ts") == root_ts]
     return {"ok": True, "messages": _for_reading(thread, params), "has_more": False}
 
 

@@ -167,9 +167,7 @@ def handshake_problem(method: str, headers: dict[str, str]) -> tuple[int, str] |
 class WebSocket:
     """One open connection, the server's end. ``send_text`` and ``close`` from any thread."""
 
-    def __init__(self, sock: socket.socket, path: str, query: str) -> None:
-        self.path = path
-        self.query = query
+    def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
         self._send_lock = threading.Lock()
         self._close_sent = False
@@ -272,7 +270,7 @@ class _Handler(socketserver.StreamRequestHandler):
                 f"Sec-WebSocket-Accept: {accept_key(key)}\r\n\r\n"
             ).encode("ascii")
         )
-        ws = WebSocket(self.connection, split.path, split.query)
+        ws = WebSocket(self.connection)
         server._track(ws, True)
         try:
             server.on_open(ws)

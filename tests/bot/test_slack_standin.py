@@ -117,6 +117,19 @@ def test_form_encoded_json_fields_are_parsed(standin: SlackStandin) -> None:
     assert standin.messages(CHANNEL)[0]["blocks"] == [SECTION]
 
 
+def test_a_chunked_body_is_read_whole(standin: SlackStandin) -> None:
+    body = json.dumps({"channel": CHANNEL, "text": "x" * 5000}).encode()
+    headers = {"Authorization": f"Bearer {standin.bot_token}", "Content-Type": "application/json"}
+    answer = httpx.post(
+        f"{standin.api_url}chat.postMessage",
+        content=iter([body[:100], body[100:]]),  # an iterator: no Content-Length, chunked
+        headers=headers,
+    )
+    assert answer.request.headers["transfer-encoding"] == "chunked"
+    assert answer.json()["ok"] is True
+    assert standin.messages(CHANNEL)[0]["text"] == "x" * 5000
+
+
 def test_channel_ids_names_and_user_dms(standin: SlackStandin, client: WebClient) -> None:
     standin.add_channel("C0GENERAL", "general")
     assert client.chat_postMessage(channel="#general", text="a")["channel"] == "C0GENERAL"

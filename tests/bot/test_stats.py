@@ -78,8 +78,12 @@ def test_the_weekly_figures_are_the_digests(sessions):
     with sessions.begin() as session:
         figures = queue_stats(session=session, queue=queue, now=now)
         digest = digest_figures(session=session, queue=queue, now=now)
+        lean = queue_stats(session=session, queue=queue, now=now, weekly=False)
     assert figures["this_week"] == asdict(digest.this_week)
     assert figures["this_week"]["items"] == 3
     assert figures["this_week"]["routed"] == {"review": 3, "audit": 0, "auto": 0}
     assert figures["backlog"] == 3 and figures["new_queue"] is False
     assert len(figures["history"]) == 12
+    # Without the weekly part, the same figures and nothing else.
+    assert "this_week" not in lean and "history" not in lean
+    assert lean == {key: figures[key] for key in lean}

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sklearn.metrics import cohen_kappa_score
 
 from models.estimates import (
     AuditAnswer,
     Estimate,
     Vote,
     automatic_accuracy,
-    cohens_kappa,
     fleiss_kappa,
     positive_precision_recall,
     rating_table,
@@ -163,25 +161,6 @@ def test_interval_coverage_with_few_audits_and_high_accuracy() -> None:
         assert estimate.low is not None and estimate.high is not None
         covered += estimate.low <= correct.mean() <= estimate.high
     assert 0.90 <= covered / reps <= 0.995
-
-
-def test_cohens_kappa_matches_scikit_learn() -> None:
-    rng = np.random.default_rng(3)
-    first = rng.choice(["good", "bad", "unsure"], size=200, p=[0.6, 0.3, 0.1])
-    agree = rng.random(200) < 0.7
-    second = np.where(agree, first, rng.choice(["good", "bad", "unsure"], size=200))
-    pairs = list(zip(first.tolist(), second.tolist(), strict=True))
-    assert cohens_kappa(pairs) == pytest.approx(cohen_kappa_score(first, second))
-
-
-def test_cohens_kappa_by_hand() -> None:
-    # 50 items: both "yes" 20, both "no" 15, yes/no 5, no/yes 10.
-    # po = 35/50 = 0.7; pe = 0.5*0.6 + 0.5*0.4 = 0.5; kappa = 0.4.
-    pairs = [("yes", "yes")] * 20 + [("no", "no")] * 15 + [("yes", "no")] * 5
-    pairs += [("no", "yes")] * 10
-    assert cohens_kappa(pairs) == pytest.approx(0.4)
-    assert cohens_kappa([]) is None
-    assert cohens_kappa([("yes", "yes")] * 4) is None  # 0/0: both always said "yes"
 
 
 def test_fleiss_kappa_textbook_example() -> None:

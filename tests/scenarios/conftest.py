@@ -27,11 +27,11 @@ def standin() -> Iterator[SlackStandin]:
 def start_serve(
     database_url: str, sessions: sessionmaker[Session], standin: SlackStandin, tmp_path: Path
 ) -> Iterator[Callable[..., ServeProcess]]:
-    """Start `hitl serve` with queues given as keyword arguments (see ``config_toml``); every
-    queue gets a first model."""
+    """Start `hitl serve` (``socket_mode=True``: `--socket-mode`) with queues given as keyword
+    arguments (see ``config_toml``); every queue gets a first model."""
     running: list[ServeProcess] = []
 
-    def start(**queues: dict[str, Any]) -> ServeProcess:
+    def start(*, socket_mode: bool = False, **queues: dict[str, Any]) -> ServeProcess:
         queues = queues or {"fraud": {}}
         config = tmp_path / "hitl.toml"
         config.write_text(config_toml(**queues))
@@ -42,6 +42,7 @@ def start_serve(
             config_path=config,
             standin=standin,
             log_path=tmp_path / f"serve-{len(running)}.log",
+            socket_mode=socket_mode,
         )
         running.append(serve)
         return serve

@@ -194,6 +194,27 @@ class ServeProcess:
         return self.send(body, content_type="application/x-www-form-urlencoded")
 
 
+def run_hitl(
+    *args: str, database_url: str, config_path: Path, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The real `hitl ARGS...` in a child process, with no Slack variables but those in ``env``."""
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_") and k != "PORT"}
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        env={
+            **inherited,
+            "DATABASE_URL": database_url,
+            "HITL_CONFIG": str(config_path),
+            "OPENBLAS_NUM_THREADS": "1",
+            **(env or {}),
+        },
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def wait_until(predicate: Any, *, timeout: float = 10.0, what: str = "condition") -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

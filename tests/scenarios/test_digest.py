@@ -4,11 +4,7 @@
 from __future__ import annotations
 
 import io
-import os
-import subprocess
-import sys
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,6 +23,7 @@ from bot.slack_standin.server import SlackStandin
 from storage.reviews import record_vote
 from storage.tables import ReviewMessage
 from tests.factories import config_toml, items_for, make_config, seed_model
+from tests.scenarios.harness import run_hitl, wait_until
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 DIGEST_CHANNEL = "C0DIGEST"
@@ -113,11 +110,12 @@ def test_the_clock_posts_the_digest_with_its_chart_in_the_thread(database_url, s
     thread = threading.Thread(target=clock.run, args=(stop,))
     thread.start()
     try:
-        deadline = time.monotonic() + 10
-        while clock.scheduler is None and time.monotonic() < deadline:
-            time.sleep(0.05)
+        # The scheduler exists a moment before its jobs are added: wait for the job itself.
+        job = wait_until(
+            lambda: clock.scheduler and clock.scheduler.get_job("digest:fraud"),
+            what="the digest job scheduled",
+        )
         assert clock.scheduler is not None
-        job = clock.scheduler.get_job("digest:fraud")
         assert job.next_run_time.weekday() == 0 and job.next_run_time.hour == 9  # Monday 9:00
         clock.scheduler.modify_job("digest:fraud", next_run_time=datetime.now(UTC))
         standin.wait_for_calls("files.completeUploadExternal", 1, timeout=30)
@@ -153,20 +151,7 @@ def test_a_rate_limited_digest_waits_and_is_posted_once(database_url, standin):
 def hitl(args: list[str], *, database_url: str, tmp_path: Path, env: dict[str, str]) -> Any:
     config = tmp_path / "hitl.toml"
     config.write_text(config_toml(**QUEUES))
-    return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args],
-        env={
-            **{k: v for k, v in os.environ.items() if not k.startswith("SLACK_")},
-            "DATABASE_URL": database_url,
-            "HITL_CONFIG": str(config),
-            "OPENBLAS_NUM_THREADS": "1",
-            **env,
-        },
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=120,
-    )
+    return run_hitl(*args, database_url=database_url, config_path=config, cwd=tmp_path, env=env)
 
 
 def test_hitl_digest_dry_run_prints_and_writes_the_chart_posting_nothing(

@@ -13,7 +13,7 @@ from sqlalchemy import func, select, text
 from storage.tables import Item, ModelVersion, ReviewMessage
 from tests.factories import items_for
 from tests.scenarios.conftest import CHANNEL
-from tests.scenarios.harness import vote_button, wait_until
+from tests.scenarios.harness import action_id, vote_button, wait_until
 
 ALWAYS_REVIEW = {"review_below": 1.0}
 ELSEWHERE = "C0ELSEWHERE"  # where the commands are typed: not the review channel
@@ -76,6 +76,17 @@ def command(serve, standin, text: str, *, user: str, key: str, answers: int = 1)
         what=f"{answers} answer(s) to /hitl {text}",
     )
     return calls
+
+
+def click_card(serve, standin, blocks: Any, predicate: Any, *, key: str, user: str = "U0ALICE"):
+    """Click a button of a `/hitl next` card (shown in ELSEWHERE); its response_url is ``key``."""
+    return serve.click_ephemeral(
+        user=user,
+        channel=ELSEWHERE,
+        blocks=blocks,
+        predicate=predicate,
+        response_url=standin.response_url(key),
+    )
 
 
 def responses(standin, key: str) -> list[Any]:
@@ -145,13 +156,7 @@ def test_hitl_next_shows_a_card_whose_buttons_vote_like_the_channel_ones(
     assert f"p{oldest.replace('.', '')}" in shown and "1 of 2 waiting for you" in shown
     assert card.params["response_type"] == "ephemeral"
 
-    response = serve.click_ephemeral(
-        user="U0ALICE",
-        channel=ELSEWHERE,
-        blocks=card.params["blocks"],
-        predicate=vote_button(1),
-        response_url=standin.response_url("click"),
-    )
+    response = click_card(serve, standin, card.params["blocks"], vote_button(1), key="click")
     assert response.status_code == 200
     # The channel message is updated in place, found through the stored channel and ts ...
     [update] = standin.wait_for_calls("chat.update", 1)
@@ -166,24 +171,14 @@ def test_hitl_next_shows_a_card_whose_buttons_vote_like_the_channel_ones(
     assert [(r["user"], r["label"]) for r in item["reviews"]] == [("U0ALICE", "fraud")]
 
     # Undo on the replaced card works the same way: both copies show the item open again.
-    serve.click_ephemeral(
-        user="U0ALICE",
-        channel=ELSEWHERE,
-        blocks=replaced.params["blocks"],
-        predicate=lambda element: element.get("action_id") == "hitl_undo",
-        response_url=standin.response_url("undo"),
-    )
+    click_card(serve, standin, replaced.params["blocks"], action_id("hitl_undo"), key="undo")
     reopened = standin.wait_for_calls("chat.update", 2)[1]
     assert (reopened.params["channel"], reopened.params["ts"]) == (CHANNEL, oldest)
     [card_again] = wait_until(lambda: responses(standin, "undo"), what="card reopened")
     assert "hitl_vote" in dumps(card_again.params["blocks"])
     assert serve.get_item("fraud", oldest_id)["resolved_label"] is None
-    vote_again = serve.click_ephemeral(
-        user="U0ALICE",
-        channel=ELSEWHERE,
-        blocks=card_again.params["blocks"],
-        predicate=vote_button(0),
-        response_url=standin.response_url("again"),
+    vote_again = click_card(
+        serve, standin, card_again.params["blocks"], vote_button(0), key="again"
     )
     assert vote_again.status_code == 200
     standin.wait_for_calls("chat.update", 3)
@@ -211,12 +206,13 @@ def test_without_reviewers_only_members_of_the_channel_get_items_and_may_vote(
     assert asked and all(c.params["channel"] == CHANNEL for c in asked)
 
     # The card's buttons, clicked by someone outside the channel: refused, nothing recorded.
-    serve.click_ephemeral(
+    click_card(
+        serve,
+        standin,
+        card.params["blocks"],
+        vote_button(1),
+        key="stranger-click",
         user="U0STRANGER",
-        channel=ELSEWHERE,
-        blocks=card.params["blocks"],
-        predicate=vote_button(1),
-        response_url=standin.response_url("stranger-click"),
     )
     [told] = wait_until(lambda: responses(standin, "stranger-click"), what="refusal")
     assert told.params["text"].startswith("You are not a reviewer of *fraud*")
@@ -229,13 +225,7 @@ def test_without_reviewers_only_members_of_the_channel_get_items_and_may_vote(
     alice_home = dumps(open_home(serve, standin, "U0ALICE", 2)["blocks"])
     assert f"p{ts.replace('.', '')}" in alice_home and "*Waiting for you* · 1" in alice_home
 
-    serve.click_ephemeral(
-        user="U0ALICE",
-        channel=ELSEWHERE,
-        blocks=card.params["blocks"],
-        predicate=vote_button(1),
-        response_url=standin.response_url("alice-click"),
-    )
+    click_card(serve, standin, card.params["blocks"], vote_button(1), key="alice-click")
     [update] = standin.wait_for_calls("chat.update", 1)
     assert (update.params["channel"], update.params["ts"]) == (CHANNEL, ts)
     item = serve.get_item("fraud", item_id)

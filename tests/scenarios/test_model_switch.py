@@ -9,9 +9,6 @@ a fresh load of that version's artifact. Nothing is timed: "at once" is the very
 from __future__ import annotations
 
 import csv
-import os
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +21,7 @@ from models.artifacts import load_pipeline
 from models.pipelines import score
 from storage.registry import get_version
 from tests.factories import cancer_rows, items_for
-from tests.scenarios.harness import ServeProcess
+from tests.scenarios.harness import ServeProcess, run_hitl
 
 #: Everything is decided automatically: the Slack side is not what this scenario is about.
 QUIET = {"review_below": 0.0, "audit_rate": 0.0}
@@ -54,19 +51,8 @@ def serves(
 
 def hitl(database_url: str, tmp_path: Path, *args: str) -> str:
     """Run the real `hitl ARGS...` in a process of its own; its stdout."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_") and k != "PORT"}
-    env |= {
-        "DATABASE_URL": database_url,
-        "HITL_CONFIG": str(tmp_path / "hitl.toml"),
-        "OPENBLAS_NUM_THREADS": "1",
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    done = run_hitl(
+        *args, database_url=database_url, config_path=tmp_path / "hitl.toml", cwd=tmp_path
     )
     assert done.returncode == 0, f"hitl {' '.join(args)}: exit {done.returncode}\n{done.stderr}"
     return done.stdout

@@ -4,11 +4,6 @@ would to Slack, and answers the envelopes sent there; the /v1 API stays on PORT.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-from sqlalchemy.orm import Session, sessionmaker
 
 from bot.slack_standin.clicks import (
     block_actions_payload,
@@ -16,34 +11,15 @@ from bot.slack_standin.clicks import (
     find_action,
     slash_command_payload,
 )
-from bot.slack_standin.server import SlackStandin
-from tests.factories import config_toml, items_for, seed_model
+from tests.factories import items_for
 from tests.scenarios.conftest import CHANNEL
-from tests.scenarios.harness import ServeProcess, vote_button
+from tests.scenarios.harness import vote_button
 
 ALWAYS_REVIEW = {"review_below": 1.0}
 
 
-@pytest.fixture
-def socket_serve(
-    database_url: str, sessions: sessionmaker[Session], standin: SlackStandin, tmp_path: Path
-) -> Iterator[ServeProcess]:
-    config = tmp_path / "hitl.toml"
-    config.write_text(config_toml(fraud=ALWAYS_REVIEW))
-    seed_model(sessions, "fraud")
-    serve = ServeProcess(
-        database_url=database_url,
-        config_path=config,
-        standin=standin,
-        log_path=tmp_path / "serve.log",
-        socket_mode=True,
-    )
-    yield serve
-    serve.stop()
-
-
-def test_socket_mode_app_answers_clicks_commands_and_app_home(socket_serve, standin):
-    serve = socket_serve
+def test_socket_mode_app_answers_clicks_commands_and_app_home(start_serve, standin):
+    serve = start_serve(socket_mode=True, fraud=ALWAYS_REVIEW)
     [opened] = standin.calls_to("apps.connections.open")
     assert opened.headers["Authorization"] == f"Bearer {standin.app_token}"
     assert opened.response["url"].startswith("ws://127.0.0.1:")

@@ -20,9 +20,8 @@ from storage.home_data import (
     waiting_for,
 )
 from storage.items import NewItem, add_items
-from storage.reviews import record_vote, undo_vote
 from storage.tables import Item, ReviewMessage
-from tests.factories import make_config, placeholder_version
+from tests.factories import make_config, placeholder_version, undo, vote
 
 T0 = datetime(2024, 5, 6, 9, 0, tzinfo=UTC)
 
@@ -53,19 +52,6 @@ def add(
                     item.message.ts = f"1700000000.{item.id:06d}"
                     item.message.posted_at = T0 + timedelta(minutes=n)
         return {item.external_id: item.id for item in items}
-
-
-def vote(sessions, pk: int, user: str, label: str = "fraud", required: int = 1) -> int:
-    with sessions.begin() as session:
-        outcome = record_vote(
-            session=session,
-            item_pk=pk,
-            user_id=user,
-            label=label,
-            request_key=f"{user}:{pk}:{label}",
-            votes_required=required,
-        )
-        return outcome.votes[-1].review_id
 
 
 def test_waiting_for_lists_posted_unanswered_items_oldest_first(sessions):
@@ -121,15 +107,8 @@ def test_with_two_votes_required_an_item_waits_for_those_who_have_not_voted(sess
 
 def test_an_undone_vote_puts_the_item_back(sessions):
     pks = add(sessions, "fraud", [("t-1", "review", 1.0, "posted")])
-    review_id = vote(sessions, pks["t-1"], "U0ALICE", required=2)
-    with sessions.begin() as session:
-        undo_vote(
-            session=session,
-            review_id=review_id,
-            user_id="U0ALICE",
-            request_key="undo-1",
-            window=timedelta(minutes=5),
-        )
+    review_id = vote(sessions, pks["t-1"], "U0ALICE", required=2).votes[0].review_id
+    undo(sessions, review_id, "U0ALICE")
     with sessions.begin() as session:
         waiting = waiting_for(session=session, user_id="U0ALICE", queues=["fraud"], limit=5)
     assert [(w.item_id, w.votes) for w in waiting.items] == [("t-1", 0)]
@@ -156,19 +135,15 @@ def test_waiting_for_is_one_query(sessions, engine):
 def test_answers_of_counts_per_queue_and_lists_the_latest(sessions):
     fraud = add(sessions, "fraud", [(f"f-{n}", "review", 1.0, "posted") for n in range(6)])
     other = add(sessions, "other", [("o-1", "review", 1.0, "posted")])
+    # Before Alice answers (a resolved item takes no more votes): Carol's vote, taken back,
+    # and Bob's, which counts for him, not for her.
+    carols = vote(sessions, fraud["f-5"], "U0CAROL", required=2).votes[0].review_id
+    undo(sessions, carols, "U0CAROL")
+    vote(sessions, other["o-1"], "U0BOB", required=2)
     for n in range(6):
         vote(sessions, fraud[f"f-{n}"], "U0ALICE", label="legit" if n % 2 else "fraud")
-    vote(sessions, other["o-1"], "U0ALICE")
-    vote(sessions, other["o-1"], "U0BOB", required=2)  # someone else's vote
-    undone = vote(sessions, fraud["f-5"], "U0CAROL", required=2)
+    vote(sessions, other["o-1"], "U0ALICE", required=2)
     with sessions.begin() as session:
-        undo_vote(
-            session=session,
-            review_id=undone,
-            user_id="U0CAROL",
-            request_key="undo",
-            window=timedelta(minutes=5),
-        )
         week = datetime.now(UTC) - timedelta(days=7)
         summary = answers_of(
             session=session, user_id="U0ALICE", queues=["fraud", "other"], since=week, recent=3
@@ -183,6 +158,7 @@ def test_answers_of_counts_per_queue_and_lists_the_latest(sessions):
             since=datetime.now(UTC) + timedelta(minutes=1),
         )
         carol = answers_of(session=session, user_id="U0CAROL", queues=["fraud"], since=week)
+        bob = answers_of(session=session, user_id="U0BOB", queues=["fraud", "other"], since=week)
     assert summary.per_queue == {"fraud": 6, "other": 1} and summary.total == 7
     assert [(a.queue, a.item_id) for a in summary.recent] == [
         ("other", "o-1"),
@@ -193,6 +169,7 @@ def test_answers_of_counts_per_queue_and_lists_the_latest(sessions):
     assert only_fraud.per_queue == {"fraud": 6}
     assert later.total == 0 and later.recent == []
     assert carol.total == 0  # an undone vote is no answer
+    assert bob.per_queue == {"other": 1}
 
 
 def test_answers_of_counts_a_queue_whose_answers_are_not_among_the_latest(sessions):

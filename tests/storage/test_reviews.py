@@ -16,11 +16,10 @@ from storage.reviews import (
     active_votes,
     active_votes_of,
     majority,
-    record_vote,
     undo_vote,
 )
 from storage.tables import Review, ReviewMessage
-from tests.factories import placeholder_version
+from tests.factories import placeholder_version, undo, vote
 
 
 def make_item(sessions: sessionmaker[Session], external_id: str = "t-1") -> int:
@@ -39,18 +38,6 @@ def make_item(sessions: sessionmaker[Session], external_id: str = "t-1") -> int:
         )
         item.message.state = "posted"  # type: ignore[union-attr]
         return item.id
-
-
-def vote(sessions, item_pk, user, label="fraud", key=None, required=1):
-    with sessions.begin() as session:
-        return record_vote(
-            session=session,
-            item_pk=item_pk,
-            user_id=user,
-            label=label,
-            request_key=key or f"{user}:{label}",
-            votes_required=required,
-        )
 
 
 def count_votes(sessions, item_pk) -> int:
@@ -165,14 +152,7 @@ def test_active_votes_of_many_items_match_each_items_own(sessions):
     vote(sessions, first, "U1", required=3)
     taken_back = vote(sessions, first, "U2", label="legit", required=3).votes[-1].review_id
     vote(sessions, second, "U3", required=3)
-    with sessions.begin() as session:
-        undo_vote(
-            session=session,
-            review_id=taken_back,
-            user_id="U2",
-            request_key="u",
-            window=timedelta(minutes=5),
-        )
+    undo(sessions, taken_back, "U2")
     with sessions.begin() as session:
         many = active_votes_of(session=session, item_pks=[first, second, unvoted])
         one_by_one = {pk: active_votes(session=session, item_pk=pk) for pk in many}
