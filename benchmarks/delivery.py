@@ -12,8 +12,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bot.delivery import Deliverer
-from bot.ingest import ingest, parse_batch
+from bot.review.delivery import Deliverer
+from bot.review.ingest import ingest, parse_batch
 from bot.runtime import build_context, slack_client
 from bot.settings import Settings
 from bot.slack_standin.server import SlackStandin

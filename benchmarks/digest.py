@@ -27,7 +27,7 @@ from sqlalchemy import create_engine, delete, func, insert, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.digest_figures import HISTORY_WEEKS, WEEK, digest_figures
+from bot.digest.figures import HISTORY_WEEKS, WEEK, digest_figures
 from storage.db import make_engine, make_sessionmaker
 from storage.migrate import upgrade
 from storage.tables import Item, ModelVersion, Prediction

@@ -11,12 +11,12 @@ from types import FrameType
 
 import uvicorn
 
-from bot.delivery import Deliverer
+from bot.api.app import build_web_app
 from bot.errors import ConfigError
+from bot.review.delivery import Deliverer
 from bot.runtime import build_context
 from bot.settings import Settings
-from bot.slack_app import build_bolt_app
-from bot.web import build_web_app
+from bot.slack.app import build_bolt_app
 
 logger = logging.getLogger(__name__)
 

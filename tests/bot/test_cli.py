@@ -15,8 +15,8 @@ from click.testing import CliRunner, Result
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.api.item_views import label_rows
 from bot.cli import main
-from bot.item_views import label_rows
 from storage.db import make_engine, make_sessionmaker
 from storage.items import get_item
 from storage.migrate import is_up_to_date

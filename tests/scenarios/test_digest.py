@@ -13,11 +13,11 @@ import matplotlib.image
 import pytest
 from sqlalchemy import select
 
-from bot.clock import Clock
 from bot.context import AppContext
-from bot.digest import send_digest
-from bot.ingest import ingest, parse_batch
+from bot.digest.send import send_digest
+from bot.review.ingest import ingest, parse_batch
 from bot.runtime import build_context
+from bot.schedule.clock import Clock
 from bot.settings import Settings
 from bot.slack_standin.server import SlackStandin
 from storage.reviews import record_vote

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.context import AppContext
-from bot.reminders import send_reminders
+from bot.review.reminders import send_reminders
 from bot.runtime import build_context
 from bot.settings import Settings
 from bot.slack_standin.server import RecordedCall, SlackStandin

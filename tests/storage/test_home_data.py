@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.home import accuracy_from_tallies
-from bot.stats import queue_stats
+from bot.digest.stats import queue_stats
+from bot.slack.home import accuracy_from_tallies
 from storage.home_data import (
     AuditTally,
     QueueBacklog,

@@ -1,0 +1,179 @@
+"""Items in (`ingest`), figures and labels out (`stats`, `digest`, `export`)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bot.cli.group import load_settings
+from bot.errors import HitlError
+from bot.runtime import build_context
+
+
+@click.command()
+@click.argument("queue")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--id-column", default="id", show_default=True)
+@click.option(
+    "--context-column",
+    "context_columns",
+    multiple=True,
+    help="Column shown to reviewers, not used by the model (repeatable).",
+)
+@click.option(
+    "--ignore-column",
+    "ignore_columns",
+    multiple=True,
+    help="Column to drop, e.g. a label (repeatable).",
+)
+@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 1000))
+def ingest(
+    queue: str,
+    file: Path,
+    id_column: str,
+    context_columns: tuple[str, ...],
+    ignore_columns: tuple[str, ...],
+    batch_size: int,
+) -> None:
+    """Score and route the items of a CSV or JSONL FILE, as the API would (idempotent on id)."""
+    from bot.review.ingest import BatchError, parse_batch
+    from bot.review.ingest import ingest as ingest_batch
+    from models.datafiles import read_records, unlabelled_items
+
+    ctx = build_context(load_settings())
+    q = ctx.config.queue(queue)
+    records = list(read_records(file))
+    items = unlabelled_items(
+        records,
+        kind=q.kind,
+        id_column=id_column,
+        context_columns=context_columns,
+        ignore_columns=ignore_columns,
+    )
+    # Every batch is checked before any is stored: a bad line ingests nothing.
+    batches = []
+    for start in range(0, len(items), batch_size):
+        try:
+            batches.append(parse_batch({"items": items[start : start + batch_size]}, queue=q))
+        except BatchError as exc:
+            loc = exc.errors[0]["loc"]
+            where = records[start + loc[2]].where if len(loc) > 2 else file.name
+            field = ".".join(str(part) for part in loc[3:]) or "item"
+            raise HitlError(
+                f"{where}: {field}: {exc.errors[0]['msg']}; nothing was ingested"
+            ) from None
+    routes: dict[str, int] = {"review": 0, "audit": 0, "auto": 0}
+    with click.progressbar(
+        length=len(items), label=f"ingesting into {q.name}", file=sys.stderr
+    ) as bar:
+        for batch in batches:
+            for answer in ingest_batch(ctx, queue=q, items=batch):
+                routes[answer.route] += 1
+            bar.update(len(batch))
+    click.echo(f"{len(items)} items: " + ", ".join(f"{n} {r}" for r, n in routes.items()))
+
+
+@click.command()
+@click.argument("queue")
+def stats(queue: str) -> None:
+    """Print QUEUE's figures: volumes, and the accuracy of automatic decisions estimated from
+    audit answers (weighted by inverse sampling probability) with 95% intervals."""
+    from bot.digest.stats import queue_stats
+    from bot.figures_text import estimate_text
+    from models.estimates import Estimate
+
+    ctx = build_context(load_settings())
+    q = ctx.config.queue(queue)
+    with ctx.sessions.begin() as session:
+        figures = queue_stats(session=session, queue=q, weekly=False)
+
+    def shown(estimate: dict[str, Any]) -> str:  # figures hold estimates as dicts, for JSON
+        return estimate_text(Estimate(**estimate))
+
+    routed = figures["routed"]
+    click.echo(f"{q.name} · model {figures['model_version'] or 'none yet'}")
+    click.echo(
+        f"items {figures['items']} (review {routed['review']}, audit {routed['audit']}, "
+        f"auto {routed['auto']}) · answered {figures['answered']} · open {figures['open']} · "
+        f"waiting {figures['waiting']}"
+    )
+    click.echo(f"accuracy of automatic decisions: {shown(figures['automatic_accuracy'])}")
+    for key in ("positive_precision", "positive_recall"):
+        if key in figures:
+            click.echo(f"{key.replace('_', ' ')}: {shown(figures[key])}")
+    if figures["reviewer_agreement"]:
+        kappa = figures["reviewer_agreement"]["fleiss_kappa"]
+        click.echo(
+            "reviewer agreement (Fleiss' kappa): " + ("n/a" if kappa is None else f"{kappa:.2f}")
+        )
+    for user, e in figures["reviewer_accuracy"].items():
+        click.echo(f"reviewer {user} vs outcomes: {shown(e)}")
+
+
+@click.command()
+@click.option(
+    "--queue", "only", metavar="QUEUE", help="Only this queue (default: every queue with a digest)."
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Print the digest and write the chart to a file; post nothing."
+)
+@click.option(
+    "--chart-dir",
+    default=".",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where --dry-run writes the chart.",
+)
+def digest(only: str | None, dry_run: bool, chart_dir: Path) -> None:
+    """Post the weekly digest now: the last 7 days against the 7 before, chart in the thread."""
+    from bot.digest import send as digests
+
+    settings = load_settings()
+    if not dry_run and settings.slack_bot_token is None:
+        raise HitlError("SLACK_BOT_TOKEN is not set: nothing to post with (try --dry-run)")
+    ctx = build_context(settings)
+    queues = digests.digest_queues(ctx, only)
+    if not queues:
+        raise HitlError("no queue has a digest configured (digest = { channel = ... })")
+    failed = False
+    for queue in queues:
+        if dry_run:
+            chart_dir.mkdir(parents=True, exist_ok=True)
+            text, path = digests.dry_run(ctx, queue, chart_dir=chart_dir)
+            click.echo(text)
+            click.echo(f"chart: {path}\n")
+        else:
+            sent = digests.send_digest(ctx, queue)
+            if sent.posts:
+                where = ", ".join(conversation for conversation, _ in sent.posts)
+                click.echo(f"digest of {queue.name} posted to {where}")
+            for problem in sent.problems:
+                click.echo(f"error: digest of {queue.name}: {problem}", err=True)
+            failed = failed or bool(sent.problems)
+    if failed:
+        sys.exit(2)
+
+
+@click.command()
+@click.argument("queue")
+def export(queue: str) -> None:
+    """Print QUEUE's resolved labels as JSON lines (the same rows as GET /v1/.../labels)."""
+    import json
+
+    from bot.api.item_views import label_rows
+
+    ctx = build_context(load_settings())
+    q = ctx.config.queue(queue)
+    for row in label_rows(ctx.sessions, queue=q.name):
+        click.echo(json.dumps(row))
+
+
+COMMANDS = (
+    ingest,
+    stats,
+    digest,
+    export,
+)

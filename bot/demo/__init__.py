@@ -1,0 +1,1 @@
+"""`hitl demo` and its simulated reviewers."""

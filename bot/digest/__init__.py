@@ -1,0 +1,1 @@
+"""The leads' side: the weekly figures, their Block Kit, the chart, sending, and the stats."""

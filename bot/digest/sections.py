@@ -1,0 +1,237 @@
+"""What the weekly digest says, decided once: which figures, their wording, this week's value
+beside the 7 days before, as plain text rows.
+
+``bot.digest.blocks`` lays these rows out for Slack and ``bot.digest.plain_text`` for a
+terminal, so Slack and ``hitl digest --dry-run`` can never disagree. Unmeasured figures are said
+to be unmeasured, never shown as 0%; percents, intervals, durations and dates are worded by
+``bot.figures_text``, as on App Home and in `/hitl stats`. Long lists are capped and counted
+("and 12 more").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from bot import mrkdwn
+from bot.digest.figures import DigestFigures, PeriodFigures, VersionChange
+from bot.figures_text import day_text, estimate_text, human_duration, period_text
+
+Layout = Literal["fields", "stacked", "inline"]
+
+MAX_REVIEWERS = 10
+MAX_VERSIONS = 10
+QUEUE_CHARS = 63  # the most of a queue name any digest text shows
+_VERSION, _REASON, _METRIC = 80, 300, 60
+
+
+@dataclass(frozen=True)
+class Row:
+    """One figure: this week's value and, where it has one, the value of the 7 days before.
+
+    All text is plain (not escaped); ``user`` is the Slack user id a row is about (then also
+    its label): a mention in Slack, the id in a terminal.
+    """
+
+    label: str
+    value: str
+    previous: str | None = None
+    user: str | None = None
+
+
+@dataclass(frozen=True)
+class DigestSection:
+    """A titled group of rows, or a sentence (``note``) where figures would only be zeros.
+
+    ``layout``: ``fields`` (short values, two to a row on a phone), ``stacked`` (label, value,
+    previous value on lines of their own) or ``inline`` (one ``label: value`` line per row).
+    ``more`` counts rows left out of a capped list.
+    """
+
+    title: str
+    rows: tuple[Row, ...] = ()
+    layout: Layout = "fields"
+    note: str | None = None
+    more: int = 0
+
+
+def digest_sections(figures: DigestFigures) -> list[DigestSection]:
+    """What the digest says, in order: the one place that words the figures."""
+    this, last = figures.this_week, figures.last_week
+    sections: list[DigestSection] = []
+    if figures.new_queue:
+        sections.append(
+            DigestSection(
+                "",
+                note=f"{clean(figures.queue, QUEUE_CHARS)} has no data yet: no item has been"
+                " scored. Figures start with the first week items come in.",
+            )
+        )
+    elif this.empty:
+        note = "No items came in and nobody answered this week."
+        if last.items or last.answered:
+            note += f" The 7 days before: {last.items:,} items scored, {last.answered:,} answered."
+        sections.append(DigestSection("", note=note))
+        if figures.backlog:
+            sections.append(DigestSection("Waiting", tuple(_backlog_rows(figures))))
+    else:
+        sections += [_items(this, last), _answers(figures), _quality(figures)]
+        if this.answers_by_reviewer:
+            sections.append(_reviewers(this, last))
+    if this.versions:
+        sections.append(_versions(this.versions))
+    return sections
+
+
+def _items(this: PeriodFigures, last: PeriodFigures) -> DigestSection:
+    def row(label: str, now: int, before: int) -> Row:
+        return Row(label, f"{now:,}", f"{before:,}")
+
+    rows = [row("Items scored", this.items, last.items)]
+    for route, label in (
+        ("review", "Sent to review"),
+        ("audit", "Audit sample"),
+        ("auto", "Decided automatically"),
+    ):
+        rows.append(row(label, _routed(this, route), _routed(last, route)))
+    return DigestSection("Items", tuple(rows))
+
+
+def _answers(figures: DigestFigures) -> DigestSection:
+    this, last = figures.this_week, figures.last_week
+    rows = [
+        Row("Answered", f"{this.answered:,}", f"{last.answered:,}"),
+        Row(
+            "Median time to answer",
+            _duration(this.answer_seconds_median),
+            _duration(last.answer_seconds_median),
+        ),
+        Row(
+            "90% answered within",
+            _duration(this.answer_seconds_p90),
+            _duration(last.answer_seconds_p90),
+        ),
+        *_backlog_rows(figures),
+    ]
+    return DigestSection("Answers", tuple(rows))
+
+
+def _backlog_rows(figures: DigestFigures) -> list[Row]:
+    oldest = figures.oldest_waiting
+    age = "—" if oldest is None else human_duration((figures.now - oldest).total_seconds())
+    return [
+        Row("Backlog now", f"{figures.backlog:,} waiting"),
+        Row("Oldest waiting", age if figures.backlog else "none"),
+    ]
+
+
+def _quality(figures: DigestFigures) -> DigestSection:
+    this, last, votes = figures.this_week, figures.last_week, figures.votes_required
+    no_audit = "not measured (no audit answers this week)"
+    no_alert = "not measured (no alerts answered this week)"
+    rows = (
+        Row(
+            "Accuracy of automatic decisions",
+            estimate_text(this.automatic_accuracy, unmeasured=no_audit),
+            estimate_text(last.automatic_accuracy, unmeasured="not measured"),
+        ),
+        Row(
+            "Alerts confirmed by reviewers",
+            estimate_text(this.confirmed, unmeasured=no_alert),
+            estimate_text(last.confirmed, unmeasured="not measured"),
+        ),
+        Row("Reviewer agreement", _agreement(this, votes), _agreement(last, votes)),
+    )
+    return DigestSection("Quality", rows, layout="stacked")
+
+
+def _agreement(period: PeriodFigures, votes_required: int) -> str:
+    kappa, n = period.agreement, period.agreement_items
+    if votes_required < 2:
+        return "single vote per item"
+    if kappa is None:
+        if n == 0:
+            return "not measured (no item got all its votes)"
+        return f"not defined: every vote went to one label ({n:,} items)"
+    return f"{kappa:.2f} Fleiss' kappa, {_kappa_word(kappa)} ({n:,} items)"
+
+
+def _kappa_word(kappa: float) -> str:
+    """Landis & Koch's names for kappa ranges, so a lead need not know the scale."""
+    for upper, word in ((0.0, "poor"), (0.2, "slight"), (0.4, "fair"), (0.6, "moderate")):
+        if kappa <= upper:
+            return word
+    return "substantial" if kappa <= 0.8 else "almost perfect"
+
+
+def _reviewers(this: PeriodFigures, last: PeriodFigures) -> DigestSection:
+    ranked = sorted(this.answers_by_reviewer.items(), key=lambda kv: (-kv[1], kv[0]))
+    rows = tuple(
+        Row(
+            clean(user, 64),
+            f"{count:,}",
+            f"{last.answers_by_reviewer.get(user, 0):,}",
+            user=clean(user, 64),
+        )
+        for user, count in ranked[:MAX_REVIEWERS]
+    )
+    return DigestSection(
+        "Answers per reviewer", rows, layout="inline", more=len(ranked) - len(rows)
+    )
+
+
+def _versions(changes: list[VersionChange]) -> DigestSection:
+    ordered = sorted(changes, key=lambda change: change.at)
+    rows = tuple(_version_row(change) for change in ordered[:MAX_VERSIONS])
+    return DigestSection("Model versions", rows, layout="inline", more=len(ordered) - len(rows))
+
+
+def _version_row(change: VersionChange) -> Row:
+    verb = {"promoted": "Promoted", "rejected": "Rejected"}.get(change.outcome)
+    if verb is None:
+        raise ValueError(f"version outcome must be promoted or rejected, got {change.outcome!r}")
+    metric = "no metric" if change.metric is None else clean(change.metric, _METRIC)
+    if change.before is None and change.after is not None:  # a first model: nothing before it
+        value = f"{metric} {_score(change.after)} (first model), {day_text(change.at)}"
+    else:
+        value = f"{metric} {_score(change.before)} → {_score(change.after)}, {day_text(change.at)}"
+    if change.outcome == "rejected":
+        value += f"; reason: {clean(change.reason or 'not given', _REASON)}"
+    return Row(f"{verb} {clean(change.version, _VERSION)}", value)
+
+
+def headline(figures: DigestFigures) -> str:
+    """``Weekly digest of fraud, 20–27 Nov 2026``: the fallback text and the first plain line."""
+    period = period_text(figures.this_week.start, figures.this_week.end)
+    return f"Weekly digest of {clean(figures.queue, QUEUE_CHARS)}, {period}"
+
+
+def subtitle(figures: DigestFigures) -> str:
+    before = period_text(figures.last_week.start, figures.last_week.end)
+    version = figures.model_version
+    model = "no model yet" if version is None else f"model {clean(version, _VERSION)}"
+    return f"Last 7 days against the 7 before ({before}) · {model}"
+
+
+def previous_text(row: Row) -> str:
+    return "" if row.previous is None else f" (prev. {row.previous})"
+
+
+def _routed(period: PeriodFigures, route: str) -> int:
+    if route not in period.routed:
+        raise ValueError(f"routed counts lack {route!r}: {sorted(period.routed)}")
+    return period.routed[route]
+
+
+def _duration(seconds: float | None) -> str:
+    return "no answers" if seconds is None else human_duration(seconds)
+
+
+def _score(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3f}"
+
+
+def clean(text: str, limit: int) -> str:
+    """Registry or config text on one line without control characters, at most ``limit``."""
+    flat = " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
+    return mrkdwn.truncate(flat or "(blank)", limit)

@@ -1,0 +1,84 @@
+"""A queue's figures: volumes, and accuracy estimated from audits with 95% intervals.
+
+One module behind `GET /v1/queues/{queue}/stats`, `hitl stats` and `/hitl stats`; the weekly
+part (``this_week``, ``last_week``, ``backlog``, ``history``) is the digest's own
+``DigestFigures``, so the API and the digest can never disagree. Unmeasured figures are ``None``
+("not measured yet"), never a zero that looks measured.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from bot.config import QueueConfig
+from bot.digest.figures import digest_figures
+from models.estimates import (
+    AuditAnswer,
+    Estimate,
+    Vote,
+    automatic_accuracy,
+    fleiss_kappa,
+    positive_precision_recall,
+    rating_table,
+    reviewer_accuracy,
+)
+from storage.overview import queue_overviews
+from storage.stats_data import active_votes_by_item, audit_answers, outcome_labels
+
+
+def queue_stats(
+    *, session: Session, queue: QueueConfig, now: datetime | None = None, weekly: bool = True
+) -> dict[str, Any]:
+    """The figures; ``weekly=False`` leaves out the digest's weekly part (a dozen queries over
+    12 weeks) for callers that do not show it, `hitl stats` and `/hitl stats`."""
+    overview = queue_overviews(session=session, queues=[queue.name])[queue.name]
+    audits = [
+        AuditAnswer(predicted=p, truth=t, sampling_probability=w)
+        for p, t, w in audit_answers(session=session, queue=queue.name)
+    ]
+    figures: dict[str, Any] = {
+        "queue": queue.name,
+        "model_version": overview.model_version,
+        "items": overview.items,
+        "routed": overview.routed,
+        "answered": overview.answered,
+        "waiting": overview.waiting,
+        "open": overview.open,
+        "automatic_accuracy": asdict(automatic_accuracy(audits)),
+    }
+    if queue.positive_label is not None:
+        precision, recall = positive_precision_recall(audits, queue.positive_label)
+        figures["positive_precision"] = asdict(precision)
+        figures["positive_recall"] = asdict(recall)
+    votes = active_votes_by_item(session=session, queue=queue.name)
+    complete = [[label for _, label in v] for v in votes.values() if len(v) == queue.votes_required]
+    figures["reviewer_agreement"] = (
+        {"fleiss_kappa": fleiss_kappa(rating_table(complete, queue.labels)), "items": len(complete)}
+        if queue.votes_required > 1
+        else None
+    )
+    outcomes = outcome_labels(session=session, queue=queue.name)
+    flat = [Vote(user, item, label) for item, vs in votes.items() for user, label in vs]
+    figures["reviewer_accuracy"] = {
+        user: asdict(estimate)
+        for user, estimate in reviewer_accuracy(flat, outcomes).items()
+        if estimate != Estimate.unmeasured()
+    }
+    if not weekly:
+        return figures
+    digest = asdict(digest_figures(session=session, queue=queue, now=now or datetime.now(UTC)))
+    for key in (
+        "now",
+        "new_queue",
+        "this_week",
+        "last_week",
+        "backlog",
+        "oldest_waiting",
+        "history",
+    ):
+        figures[key] = digest[key]
+    return figures

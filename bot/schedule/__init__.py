@@ -1,0 +1,1 @@
+"""`hitl clock` and the jobs it runs."""

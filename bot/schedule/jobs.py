@@ -1,0 +1,105 @@
+"""The scheduled jobs, as plain functions of an ``AppContext``: `hitl clock` schedules them,
+the CLI and tests call them directly."""
+
+from __future__ import annotations
+
+import logging
+
+from bot.config import QueueConfig
+from bot.context import AppContext
+from bot.mrkdwn import escape
+from bot.review.ingest import priority_for
+from models.pipelines import score
+from models.registry import load_current
+from models.retraining import RetrainResult, retrain
+from models.routing import decide_route
+from storage import outbox
+from storage.labels import answers_since
+from storage.registry import current_version
+from storage.rescoring import waiting_items
+
+logger = logging.getLogger(__name__)
+
+
+def retrain_queue(ctx: AppContext, queue: QueueConfig, *, announce: bool = True) -> RetrainResult:
+    """Retrain, gate, and on promotion re-score the items still waiting to be posted."""
+    with ctx.sessions.begin() as session:
+        result = retrain(session=session, queue=queue.name, kind=queue.kind, labels=queue.labels)
+    if result.promoted:
+        rescored = rescore_waiting(ctx, queue)
+        logger.info("%s promoted; %d waiting items re-scored", result.version, rescored)
+    if announce:
+        _announce(ctx, queue, result)
+    return result
+
+
+def rescore_waiting(ctx: AppContext, queue: QueueConfig) -> int:
+    """Score waiting items with the current model and route them again: one the new model is
+    sure of leaves the queue (unless it was drawn for audit, which keeps its sampling chance)."""
+    with ctx.sessions.begin() as session:
+        version, pipeline = load_current(session=session, queue=queue.name)
+        items = waiting_items(session=session, queue=queue.name)
+        if not items:
+            return 0
+        scored = score(pipeline, queue.kind, [item.payload for item in items])
+        for item, s in zip(items, scored, strict=True):
+            p, message = item.prediction, item.message
+            assert p is not None and message is not None
+            p.label, p.confidence, p.model_version_id = s.label, s.confidence, version.id
+            if s.confidence < queue.review_below:
+                p.route, p.audit_probability = "review", 1.0
+            elif p.route == "review":
+                decision = decide_route(
+                    s.confidence,
+                    review_below=queue.review_below,
+                    audit_rate=queue.audit_rate,
+                    rng=ctx.rng,
+                )
+                p.route, p.audit_probability = decision.route, decision.audit_probability
+            if p.route == "auto":
+                message.state = "withdrawn"
+            message.priority = priority_for(queue, item.payload, s.confidence)
+        return len(items)
+
+
+def _announce(ctx: AppContext, queue: QueueConfig, result: RetrainResult) -> None:
+    fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
+    figures = f"{result.metric} on the trusted hold-out {fmt(result.before)} → {fmt(result.after)}"
+    if result.promoted:
+        text = (
+            f"🚀 *{escape(queue.name)}*: promoted {result.version} "
+            f"(was {result.previous}). {figures}."
+        )
+    else:
+        text = (
+            f"🛑 *{escape(queue.name)}*: candidate {result.version} not promoted, "
+            f"{result.previous} stays. {escape(result.reason)}"
+        )
+    try:
+        ctx.client.chat_postMessage(channel=queue.channel, text=text[:3000])
+    except Exception:
+        logger.exception("could not announce the retrain of %s", queue.name)
+
+
+def retrain_if_enough_answers(ctx: AppContext) -> list[RetrainResult]:
+    """Retrain each queue with ``retrain_after_answers`` set once that many new answers came in
+    since its current model was made."""
+    results = []
+    for queue in ctx.config.queues.values():
+        if not queue.retrain_after_answers:
+            continue
+        with ctx.sessions.begin() as session:
+            current = current_version(session=session, queue=queue.name)
+            since = current.created_at if current else None
+            fresh = answers_since(session=session, queue=queue.name, since=since)
+        if current is not None and fresh >= queue.retrain_after_answers:
+            results.append(retrain_queue(ctx, queue))
+    return results
+
+
+def retry_failed_deliveries(ctx: AppContext) -> int:
+    with ctx.sessions.begin() as session:
+        count = outbox.requeue_failed(session=session)
+    if count:
+        logger.info("%d failed deliveries queued again", count)
+    return count

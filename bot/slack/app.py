@@ -1,0 +1,44 @@
+"""The Bolt app factory: build, register listeners, return. Nothing starts here."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import App, BoltResponse
+
+from bot.context import AppContext
+from bot.errors import HitlError
+from bot.slack.listeners import register_listeners
+
+logger = logging.getLogger(__name__)
+
+
+def build_bolt_app(ctx: AppContext, *, signing_secret: str) -> App:
+    app = App(
+        client=ctx.client,
+        signing_secret=signing_secret,
+        # Tokens are checked once at start by `auth.test` (the stand-in answers it too).
+        token_verification_enabled=True,
+        logger=logging.getLogger("slack_bolt"),
+    )
+
+    @app.error
+    def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse | None:
+        # The one place a listener failure is translated for the person who clicked.
+        if not isinstance(error, HitlError):
+            logger.exception("listener failed", exc_info=error)
+        user = (body.get("user") or {}).get("id") or body.get("user_id")
+        channel = (body.get("container") or {}).get("channel_id") or body.get("channel_id")
+        if user and channel:
+            text = (
+                str(error) if isinstance(error, HitlError) else "Sorry, that failed; it is logged."
+            )
+            try:
+                ctx.client.chat_postEphemeral(channel=channel, user=user, text=text)
+            except Exception:
+                logger.exception("could not tell %s about the failure", user)
+        return None
+
+    register_listeners(app, ctx)
+    return app

@@ -1,0 +1,165 @@
+"""App Home: a pure builder, dataclasses in, a Block Kit view out.
+
+Everything from items or config is escaped here (``bot.mrkdwn``), and the Home view stays under
+Slack's 100 blocks whatever it is given: each list is cut to a fixed number of blocks and ends
+with "…and N more". Links to review messages are built from the stored channel and ts
+(``https://slack.com/archives/C…/p…``, which Slack opens in the workspace) instead of one
+``chat.getPermalink`` call per item; `/hitl next` links the same way (``bot.slack.command_texts``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    Block,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    PlainTextObject,
+    SectionBlock,
+)
+
+from bot.figures_text import estimate_text, whole_percent
+from bot.mrkdwn import date, escape_and_truncate, mention
+from models.estimates import Estimate, weighted_proportion
+from storage.home_data import AnswerSummary, AuditTally, Waiting, WaitingItem
+
+MAX_HOME_BLOCKS = 100
+WAITING_SHOWN = 25  # items listed in App Home; more are counted
+QUEUES_SHOWN = 30
+RECENT_SHOWN = 5
+ARCHIVES = "https://slack.com/archives"
+
+
+@dataclass(frozen=True)
+class QueueCard:
+    queue: str
+    channel: str
+    model_version: str | None
+    waiting: int
+    open: int
+    failed: int
+    accuracy: Estimate  # of automatic decisions, from audits
+    may_answer: bool  # the person looking is one of its reviewers
+
+
+@dataclass(frozen=True)
+class HomeData:
+    user_id: str
+    now: datetime
+    waiting: Waiting
+    answers: AnswerSummary
+    answers_days: int
+    queues: Sequence[QueueCard]
+
+
+def message_link(channel: str, ts: str) -> str:
+    return f"{ARCHIVES}/{channel}/p{ts.replace('.', '')}"
+
+
+def accuracy_from_tallies(tallies: Sequence[AuditTally]) -> Estimate:
+    """The same estimate as ``models.estimates.automatic_accuracy``, from grouped counts."""
+    hits: list[bool] = []
+    weights: list[float] = []
+    for t in tallies:
+        p = t.sampling_probability
+        if not 0.0 < p <= 1.0:  # also refuses NaN
+            raise ValueError(f"sampling probability must be in (0, 1], got {p}")
+        hits += [t.correct] * t.count
+        weights += [1.0 / p] * t.count
+    return weighted_proportion(hits, weights)
+
+
+def home_view(data: HomeData) -> dict[str, Any]:
+    blocks: list[Block] = [
+        HeaderBlock(text=PlainTextObject(text="Review queues", emoji=True)),
+        ContextBlock(elements=[_md(f"For {mention(data.user_id)} · as of {date(data.now)}")]),
+    ]
+    blocks += _waiting_blocks(data)
+    blocks.append(DividerBlock())
+    blocks += _answer_blocks(data.answers, data.answers_days)
+    blocks.append(DividerBlock())
+    blocks += _queue_blocks(data.queues)
+    assert len(blocks) <= MAX_HOME_BLOCKS
+    return {"type": "home", "blocks": [b.to_dict() for b in blocks]}
+
+
+def waiting_line(item: WaitingItem) -> str:
+    """One waiting item: a link to its message, the model's guess, when it was posted."""
+    title = escape_and_truncate(f"{item.queue} · {item.item_id}", 200)
+    kind = "🔍 audit" if item.route == "audit" else "🤔 needs review"
+    line = (
+        f"<{message_link(item.channel, item.ts)}|{title}> · model says "
+        f"*{escape_and_truncate(item.predicted, 60)}* ({whole_percent(item.confidence)}) · {kind}"
+    )
+    if item.posted_at is not None:
+        line += f" · posted {date(item.posted_at)}"
+    if item.votes:
+        line += f" · {item.votes} vote{'s' if item.votes > 1 else ''} in"
+    return line
+
+
+def _waiting_blocks(data: HomeData) -> list[Block]:
+    if not any(q.may_answer for q in data.queues):
+        return [_section("*Waiting for you*\nYou are not a reviewer of any queue.")]
+    waiting = data.waiting
+    if not waiting.items:
+        return [_section("*Waiting for you*\nNothing is waiting for your answer. 🎉")]
+    shown = waiting.items[:WAITING_SHOWN]
+    blocks: list[Block] = [_section(f"*Waiting for you* · {waiting.total}, oldest first")]
+    blocks += [_section(waiting_line(item)) for item in shown]
+    if waiting.total > len(shown):
+        more = waiting.total - len(shown)
+        blocks.append(
+            ContextBlock(elements=[_md(f"…and {more} more · `/hitl next` shows the oldest")])
+        )
+    return blocks
+
+
+def _answer_blocks(answers: AnswerSummary, days: int) -> list[Block]:
+    head = f"*Your answers in the last {days} days* · {answers.total}"
+    if not answers.total:
+        return [_section(f"{head}\nNone yet.")]
+    counts = " · ".join(
+        f"{escape_and_truncate(q, 64)} {n}" for q, n in sorted(answers.per_queue.items())
+    )
+    lines = [
+        f"• {escape_and_truncate(a.queue, 64)} · {escape_and_truncate(a.item_id, 100)} → "
+        f"*{escape_and_truncate(a.label, 60)}* {date(a.at)}"
+        for a in answers.recent[:RECENT_SHOWN]
+    ]
+    return [_section(f"{head}: {counts}"), _section("*Latest*\n" + "\n".join(lines))]
+
+
+def _queue_blocks(queues: Sequence[QueueCard]) -> list[Block]:
+    if not queues:
+        return [_section("*Queues*\nNo queues configured.")]
+    blocks: list[Block] = [_section("*Queues*")]
+    blocks += [_section(queue_text(q)) for q in queues[:QUEUES_SHOWN]]
+    if len(queues) > QUEUES_SHOWN:
+        blocks.append(ContextBlock(elements=[_md(f"…and {len(queues) - QUEUES_SHOWN} more")]))
+    return blocks
+
+
+def queue_text(q: QueueCard) -> str:
+    version = f"`{escape_and_truncate(q.model_version, 64)}`" if q.model_version else "none yet"
+    failed = f" · {q.failed} failed to post" if q.failed else ""
+    you = "" if q.may_answer else " · _you are not one of its reviewers_"
+    return (
+        f"*{escape_and_truncate(q.queue, 64)}* in <#{q.channel}> · model {version}{you}\n"
+        f"Backlog {q.waiting + q.open}: {q.open} open in the channel · {q.waiting} waiting to be"
+        f" posted{failed}\nAutomatic decisions right: {estimate_text(q.accuracy)}"
+    )
+
+
+def _md(text: str) -> MarkdownTextObject:
+    return MarkdownTextObject(text=text, verbatim=True)
+
+
+def _section(text: str) -> SectionBlock:
+    return SectionBlock(text=_md(text))

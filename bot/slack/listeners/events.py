@@ -1,0 +1,65 @@
+"""Events API: App Home, published for the person who opened it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from slack_bolt import App
+from slack_sdk import WebClient
+
+from bot.context import AppContext
+from bot.review.reviewers import ReviewerDirectory
+from bot.slack.home import WAITING_SHOWN, HomeData, QueueCard, accuracy_from_tallies, home_view
+from storage.home_data import answers_of, audit_tallies, queue_backlogs, waiting_for
+
+ANSWERS_DAYS = 7
+
+
+def load_home(
+    ctx: AppContext, directory: ReviewerDirectory, user_id: str, *, now: datetime
+) -> HomeData:
+    """Everything App Home shows ``user_id``: a handful of grouped queries in one transaction."""
+    queues = list(ctx.config.queues.values())
+    names = [q.name for q in queues]
+    # Queues without reviewers count only if the person is in their channel (one cached
+    # conversations.members per queue): items are listed only to those who may answer them.
+    allowed = {q.name for q in queues if directory.may_answer(q, user_id)}
+    with ctx.sessions.begin() as session:
+        waiting = waiting_for(
+            session=session, user_id=user_id, queues=sorted(allowed), limit=WAITING_SHOWN
+        )
+        answers = answers_of(
+            session=session,
+            user_id=user_id,
+            queues=names,
+            since=now - timedelta(days=ANSWERS_DAYS),
+        )
+        backlogs = queue_backlogs(session=session, queues=names)
+        tallies = audit_tallies(session=session, queues=names)
+    cards = [
+        QueueCard(
+            queue=q.name,
+            channel=q.channel,
+            model_version=backlogs[q.name].model_version,
+            waiting=backlogs[q.name].waiting,
+            open=backlogs[q.name].open,
+            failed=backlogs[q.name].failed,
+            accuracy=accuracy_from_tallies(tallies[q.name]),
+            may_answer=q.name in allowed,
+        )
+        for q in queues
+    ]
+    return HomeData(user_id, now, waiting, answers, ANSWERS_DAYS, cards)
+
+
+def register(app: App, ctx: AppContext, directory: ReviewerDirectory) -> None:
+    def on_home_opened(event: dict[str, Any], client: WebClient) -> None:
+        # Events are acknowledged by Bolt before this runs (a thread of its own).
+        if event.get("tab", "home") != "home":
+            return
+        user = event["user"]
+        data = load_home(ctx, directory, user, now=datetime.now(UTC))
+        client.views_publish(user_id=user, view=home_view(data))
+
+    app.event("app_home_opened")(on_home_opened)
