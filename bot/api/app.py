@@ -17,8 +17,14 @@ from storage.migrate import is_up_to_date
 
 
 def build_web_app(
-    ctx: AppContext, bolt: App, *, delivery_alive: Callable[[], bool] = lambda: True
+    ctx: AppContext,
+    bolt: App,
+    *,
+    delivery_alive: Callable[[], bool] = lambda: True,
+    standin_url: str | None = None,
 ) -> FastAPI:
+    """``standin_url``: the process talks to the built-in Slack stand-in there (`--standin`);
+    /healthz says so, since nothing it posts reaches a workspace."""
     web = FastAPI(title="hitl-review-bot", version="1")
     web.state.ctx = ctx
     web.include_router(build_api())
@@ -45,7 +51,13 @@ def build_web_app(
         if not delivery_alive():
             problems.append("delivery is failing (see the logs)")
         status = 503 if problems else 200
-        return Response("\n".join(problems) or "ok\n", status_code=status, media_type="text/plain")
+        lines = problems or ["ok"]
+        if standin_url is not None:
+            lines.append(
+                f"slack: the built-in stand-in at {standin_url} (--standin): "
+                "nothing reaches a Slack workspace"
+            )
+        return Response("\n".join(lines) + "\n", status_code=status, media_type="text/plain")
 
     @web.get("/metrics")
     def metrics() -> Response:

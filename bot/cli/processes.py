@@ -18,13 +18,19 @@ logger = logging.getLogger(__name__)
     is_flag=True,
     help="Connect to Slack with SLACK_APP_TOKEN instead of serving a public URL.",
 )
+@click.option(
+    "--standin",
+    is_flag=True,
+    help="Talk to the built-in Slack stand-in (no workspace needed; the Slack variables are "
+    "ignored). /healthz says so.",
+)
 @click.option("--host", default="0.0.0.0", show_default=True, help="Interface to listen on.")
-def serve(socket_mode: bool, host: str) -> None:
+def serve(socket_mode: bool, standin: bool, host: str) -> None:
     """Serve Slack (POST /slack/events), the /v1 API, /healthz and /metrics, and deliver review
-    messages. Without SLACK_BOT_TOKEN it talks to a built-in Slack stand-in."""
+    messages. Needs SLACK_BOT_TOKEN (checked with Slack at start), or --standin."""
     from bot.server import serve as run
 
-    run(load_settings(), socket_mode=socket_mode, host=host)
+    run(load_settings(), socket_mode=socket_mode, host=host, standin=standin)
 
 
 @click.command()
