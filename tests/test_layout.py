@@ -37,6 +37,7 @@ LAYERS = (
             "bot.mrkdwn",
             "bot.figures_text",
             "bot.runtime",
+            "bot.progress",
         ),
         False,
     ),

@@ -4,6 +4,7 @@ posted message answered, retrain, and leave a database the digest can be read fr
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 from bot.demo.run import DemoOptions, run_demo
@@ -36,3 +37,19 @@ def test_a_small_demo_runs_the_whole_loop(tmp_path: Path) -> None:
     assert stats["this_week"]["items"] == 400
     assert stats["this_week"]["answered"] == posted
     assert stats["backlog"] == 0
+
+    # The command it prints works as pasted into a fresh shell: no venv activated, no `hitl` on
+    # PATH, another directory.
+    [command] = re.findall(r"^ +(DATABASE_URL=.* digest --dry-run)$", summary, flags=re.M)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shown = subprocess.run(
+        ["bash", "-c", command],
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "MPLBACKEND": "Agg"},
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert "Weekly digest of fraud" in shown.stdout
