@@ -13,6 +13,7 @@ import uvicorn
 
 from bot.api.app import build_web_app
 from bot.errors import ConfigError
+from bot.live_config import watch_config
 from bot.review.delivery import Deliverer
 from bot.runtime import build_context, check_slack
 from bot.settings import Settings
@@ -75,6 +76,9 @@ def serve(
             logger.info("Slack: workspace %s, bot %s", identity.get("team"), identity.get("user"))
         if settings.hitl_api_token is None:
             logger.warning("HITL_API_TOKEN is not set: the /v1 API refuses every call")
+        watcher = watch_config(ctx).start()  # hitl.toml changes apply without a restart
+        stack.callback(watcher.stop)
+        watcher.reload_on_sighup()
         bolt = build_bolt_app(ctx, signing_secret=signing_secret or "")
         deliverer = Deliverer(ctx)
         stop = threading.Event()

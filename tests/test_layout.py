@@ -38,6 +38,7 @@ LAYERS = (
             "bot.figures_text",
             "bot.runtime",
             "bot.progress",
+            "bot.live_config",
         ),
         False,
     ),

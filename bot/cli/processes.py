@@ -1,9 +1,10 @@
-"""The processes of a deploy (`serve`, `clock`, `db upgrade`), and those that stand in for one:
-`demo`, and `standin` (the built-in Slack stand-in on its own)."""
+"""The processes of a deploy (`serve`, `clock`, `db upgrade`, `config check`), and those that
+stand in for one: `demo`, and `standin` (the built-in Slack stand-in on its own)."""
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import click
 
@@ -55,6 +56,24 @@ def db_upgrade() -> None:
     engine = make_engine(load_settings().database_url)
     upgrade(engine)
     click.echo("database is up to date")
+
+
+@click.group("config")
+def config_group() -> None:
+    """The queue config file (HITL_CONFIG)."""
+
+
+@config_group.command("check")
+@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+def config_check(file: Path | None) -> None:
+    """Validate FILE (default: HITL_CONFIG, else hitl.toml) as `hitl serve` and `hitl clock`
+    would before reloading it; a bad one ends with one line naming the field, exit code 2."""
+    from bot.config import load_config
+
+    path = file if file is not None else load_settings().hitl_config
+    config = load_config(path)
+    names = ", ".join(config.queues)
+    click.echo(f"{path}: valid, {len(config.queues)} queue(s): {names}")
 
 
 @click.command()
@@ -144,4 +163,4 @@ def standin(host: str, port: int, token: str, users: tuple[str, ...]) -> None:
         standin.stop()
 
 
-COMMANDS = (serve, clock, db, demo, standin)
+COMMANDS = (serve, clock, db, config_group, demo, standin)

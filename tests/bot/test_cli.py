@@ -453,3 +453,16 @@ def test_every_command_has_help(hitl, path):
     assert result.stdout.startswith("Usage:")
     first_words = " ".join((command.help or "").split()[:6])
     assert first_words and first_words in " ".join(result.stdout.split())
+
+
+def test_config_check_reads_hitl_config_and_names_its_queues(hitl, config_path):
+    result = ok(hitl("config", "check"))
+    assert result.stdout.strip() == f"{config_path}: valid, 2 queue(s): fraud, chat"
+
+
+def test_config_check_of_a_bad_file_names_the_field(hitl, tmp_path):
+    bad = tmp_path / "next.toml"
+    bad.write_text(config_toml(fraud={"audit_rate": 2}))
+    line = refused(hitl("config", "check", str(bad)))
+    assert line.startswith(f"error: {bad}: queues.fraud.audit_rate: ")
+    assert "not found" in refused(hitl("config", "check", str(tmp_path / "none.toml")))
