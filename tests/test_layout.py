@@ -39,6 +39,7 @@ LAYERS = (
             "bot.runtime",
             "bot.progress",
             "bot.live_config",
+            "bot.instruments",
         ),
         False,
     ),

@@ -6,11 +6,12 @@ from collections.abc import Callable
 
 from fastapi import FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from prometheus_client import CONTENT_TYPE_LATEST
 from slack_bolt import App
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 from sqlalchemy import text
 
-from bot.api.metrics import render_metrics
+from bot.api.metrics import HttpMetricsMiddleware, Metrics
 from bot.api.routes import build_api
 from bot.context import AppContext
 from storage.migrate import is_up_to_date
@@ -28,6 +29,8 @@ def build_web_app(
     web = FastAPI(title="hitl-review-bot", version="1")
     web.state.ctx = ctx
     web.include_router(build_api())
+    web.add_middleware(HttpMetricsMiddleware)
+    exposition = Metrics(ctx)
 
     @web.post("/slack/events")
     async def slack_events(request: Request) -> Response:
@@ -61,6 +64,6 @@ def build_web_app(
 
     @web.get("/metrics")
     def metrics() -> Response:
-        return Response(render_metrics(ctx), media_type="text/plain; version=0.0.4")
+        return Response(exposition.render(), media_type=CONTENT_TYPE_LATEST)
 
     return web

@@ -45,6 +45,7 @@ DIGEST_CHANNEL = "C0DEMOLEADS"
 API_TOKEN = "demo-api-token"
 BATCH = 100
 DATABASE_FILE = "hitl-demo.db"
+METRICS_FILE = "metrics.txt"
 
 
 @dataclass(frozen=True)
@@ -177,6 +178,8 @@ def run_demo(options: DemoOptions) -> str:
             _wait_for_answers(reviewers, sessions, queue, options.answer_timeout)
             reviewers.close()
             send_digest(ctx, ctx.config.queue(queue))
+            # What a Prometheus scraping this `hitl serve` saw last, kept with the logs.
+            (workdir / METRICS_FILE).write_text(httpx.get(f"{base}/metrics", timeout=10).text)
         finally:
             server.terminate()
             server.wait(timeout=10)
@@ -320,5 +323,7 @@ def _summary(
         f"  weekly digest      posted to {DIGEST_CHANNEL} with its chart; to read it here:\n"
         f"                     {digest_command(workdir)}"
     )
-    lines.append(f"  took               {elapsed:.1f} s; database and logs in {workdir}")
+    lines.append(
+        f"  took               {elapsed:.1f} s; database, logs and the last /metrics in {workdir}"
+    )
     return "\n".join(lines)

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from bot.config import QueueConfig
 from bot.context import AppContext
 from bot.errors import slack_error
+from bot.instruments import DELIVERY_ERRORS
 from bot.review.cards import METADATA_EVENT_TYPE, metadata_for, render
 from storage import outbox
 from storage.tables import ReviewMessage, utcnow
@@ -119,11 +120,13 @@ class Deliverer:
         except SlackApiError as exc:
             status = exc.response.status_code
             error = slack_error(exc)
+            DELIVERY_ERRORS.labels(error=error).inc()
             if status == 429:
                 retry_after = float(exc.response.headers.get("Retry-After", 1))
                 return PostResult(message_id, error=error, retry_after=retry_after)
             return PostResult(message_id, error=error, permanent=error in PERMANENT_ERRORS)
         except Exception as exc:  # timeouts, refused connections: transient
+            DELIVERY_ERRORS.labels(error=type(exc).__name__).inc()  # a bounded set of names
             return PostResult(message_id, error=f"{type(exc).__name__}: {exc}")
         return PostResult(message_id, ts=str(response["ts"]))
 
