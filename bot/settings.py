@@ -56,5 +56,6 @@ class Settings(BaseSettings):
 
     @property
     def uses_slack_standin(self) -> bool:
-        """No bot token: run against the built-in Slack stand-in (development and demo)."""
+        """No bot token: Slack is out of reach. `hitl serve` then refuses to start unless given
+        ``--standin`` (the built-in stand-in); the clock and the CLI warn in one line."""
         return self.slack_bot_token is None

@@ -6,22 +6,31 @@ from collections.abc import Callable
 
 from fastapi import FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from prometheus_client import CONTENT_TYPE_LATEST
 from slack_bolt import App
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 from sqlalchemy import text
 
-from bot.api.metrics import render_metrics
+from bot.api.metrics import HttpMetricsMiddleware, Metrics
 from bot.api.routes import build_api
 from bot.context import AppContext
 from storage.migrate import is_up_to_date
 
 
 def build_web_app(
-    ctx: AppContext, bolt: App, *, delivery_alive: Callable[[], bool] = lambda: True
+    ctx: AppContext,
+    bolt: App,
+    *,
+    delivery_alive: Callable[[], bool] = lambda: True,
+    standin_url: str | None = None,
 ) -> FastAPI:
+    """``standin_url``: the process talks to the built-in Slack stand-in there (`--standin`);
+    /healthz says so, since nothing it posts reaches a workspace."""
     web = FastAPI(title="hitl-review-bot", version="1")
     web.state.ctx = ctx
     web.include_router(build_api())
+    web.add_middleware(HttpMetricsMiddleware)
+    exposition = Metrics(ctx)
 
     @web.post("/slack/events")
     async def slack_events(request: Request) -> Response:
@@ -45,10 +54,16 @@ def build_web_app(
         if not delivery_alive():
             problems.append("delivery is failing (see the logs)")
         status = 503 if problems else 200
-        return Response("\n".join(problems) or "ok\n", status_code=status, media_type="text/plain")
+        lines = problems or ["ok"]
+        if standin_url is not None:
+            lines.append(
+                f"slack: the built-in stand-in at {standin_url} (--standin): "
+                "nothing reaches a Slack workspace"
+            )
+        return Response("\n".join(lines) + "\n", status_code=status, media_type="text/plain")
 
     @web.get("/metrics")
     def metrics() -> Response:
-        return Response(render_metrics(ctx), media_type="text/plain; version=0.0.4")
+        return Response(exposition.render(), media_type=CONTENT_TYPE_LATEST)
 
     return web

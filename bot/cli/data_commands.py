@@ -10,6 +10,7 @@ import click
 
 from bot.cli.group import load_settings
 from bot.errors import HitlError
+from bot.progress import Progress
 from bot.runtime import build_context
 
 
@@ -66,9 +67,7 @@ def ingest(
                 f"{where}: {field}: {exc.errors[0]['msg']}; nothing was ingested"
             ) from None
     routes: dict[str, int] = {"review": 0, "audit": 0, "auto": 0}
-    with click.progressbar(
-        length=len(items), label=f"ingesting into {q.name}", file=sys.stderr
-    ) as bar:
+    with Progress(len(items), f"ingesting into {q.name}") as bar:
         for batch in batches:
             for answer in ingest_batch(ctx, queue=q, items=batch):
                 routes[answer.route] += 1

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from bot.cli.group import load_settings
-from bot.runtime import build_context
+from bot.runtime import build_context, slack_on_the_side
 
 
 @click.command()
@@ -83,8 +83,11 @@ def retrain(queue: str) -> None:
     """
     from bot.schedule.jobs import retrain_queue
 
-    ctx = build_context(load_settings())
-    result = retrain_queue(ctx, ctx.config.queue(queue))
+    settings = load_settings()
+    ctx = build_context(settings)
+    q = ctx.config.queue(queue)
+    announce = slack_on_the_side(settings, otherwise="the result is not announced in Slack")
+    result = retrain_queue(ctx, q, announce=announce)
     click.echo(
         f"promoted {result.version}" if result.promoted else f"not promoted: {result.reason}"
     )

@@ -1,9 +1,10 @@
-"""The processes of a deploy (`serve`, `clock`, `db upgrade`), and those that stand in for one:
-`demo`, and `standin` (the built-in Slack stand-in on its own)."""
+"""The processes of a deploy (`serve`, `clock`, `db upgrade`, `config check`), and those that
+stand in for one: `demo`, and `standin` (the built-in Slack stand-in on its own)."""
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import click
 
@@ -18,13 +19,19 @@ logger = logging.getLogger(__name__)
     is_flag=True,
     help="Connect to Slack with SLACK_APP_TOKEN instead of serving a public URL.",
 )
+@click.option(
+    "--standin",
+    is_flag=True,
+    help="Talk to the built-in Slack stand-in (no workspace needed; the Slack variables are "
+    "ignored). /healthz says so.",
+)
 @click.option("--host", default="0.0.0.0", show_default=True, help="Interface to listen on.")
-def serve(socket_mode: bool, host: str) -> None:
+def serve(socket_mode: bool, standin: bool, host: str) -> None:
     """Serve Slack (POST /slack/events), the /v1 API, /healthz and /metrics, and deliver review
-    messages. Without SLACK_BOT_TOKEN it talks to a built-in Slack stand-in."""
+    messages. Needs SLACK_BOT_TOKEN (checked with Slack at start), or --standin."""
     from bot.server import serve as run
 
-    run(load_settings(), socket_mode=socket_mode, host=host)
+    run(load_settings(), socket_mode=socket_mode, host=host, standin=standin)
 
 
 @click.command()
@@ -49,6 +56,24 @@ def db_upgrade() -> None:
     engine = make_engine(load_settings().database_url)
     upgrade(engine)
     click.echo("database is up to date")
+
+
+@click.group("config")
+def config_group() -> None:
+    """The queue config file (HITL_CONFIG)."""
+
+
+@config_group.command("check")
+@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+def config_check(file: Path | None) -> None:
+    """Validate FILE (default: HITL_CONFIG, else hitl.toml) as `hitl serve` and `hitl clock`
+    would before reloading it; a bad one ends with one line naming the field, exit code 2."""
+    from bot.config import load_config
+
+    path = file if file is not None else load_settings().hitl_config
+    config = load_config(path)
+    names = ", ".join(config.queues)
+    click.echo(f"{path}: valid, {len(config.queues)} queue(s): {names}")
 
 
 @click.command()
@@ -138,4 +163,4 @@ def standin(host: str, port: int, token: str, users: tuple[str, ...]) -> None:
         standin.stop()
 
 
-COMMANDS = (serve, clock, db, demo, standin)
+COMMANDS = (serve, clock, db, config_group, demo, standin)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shlex
 import socket
 import subprocess
 import sys
@@ -26,6 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.config import parse_config
 from bot.demo.reviewers import SIGNING_SECRET, Reviewers
 from bot.digest.send import send_digest
+from bot.progress import Progress
 from bot.runtime import build_context
 from bot.schedule.jobs import retrain_queue
 from bot.settings import Settings
@@ -42,6 +44,8 @@ CHANNEL = "C0DEMOREVIEW"
 DIGEST_CHANNEL = "C0DEMOLEADS"
 API_TOKEN = "demo-api-token"
 BATCH = 100
+DATABASE_FILE = "hitl-demo.db"
+METRICS_FILE = "metrics.txt"
 
 
 @dataclass(frozen=True)
@@ -96,7 +100,7 @@ def run_demo(options: DemoOptions) -> str:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     workdir = options.workdir or Path(tempfile.mkdtemp(prefix="hitl-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    database_url = f"sqlite:///{workdir / 'hitl-demo.db'}"
+    database_url = f"sqlite:///{workdir / DATABASE_FILE}"
     queue = _queue(options)
 
     click.echo(f"loading the {options.dataset} data set…", err=True)
@@ -174,6 +178,8 @@ def run_demo(options: DemoOptions) -> str:
             _wait_for_answers(reviewers, sessions, queue, options.answer_timeout)
             reviewers.close()
             send_digest(ctx, ctx.config.queue(queue))
+            # What a Prometheus scraping this `hitl serve` saw last, kept with the logs.
+            (workdir / METRICS_FILE).write_text(httpx.get(f"{base}/metrics", timeout=10).text)
         finally:
             server.terminate()
             server.wait(timeout=10)
@@ -191,6 +197,22 @@ def run_demo(options: DemoOptions) -> str:
         time.monotonic() - started,
         workdir,
     )
+
+
+def hitl_command() -> list[str]:
+    """`hitl` as a fresh shell can run it: the script beside this interpreter (`.venv/bin/hitl`
+    is not on PATH until the venv is activated), else the interpreter running the package."""
+    script = Path(sys.executable).with_name("hitl")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "bot.cli"]
+
+
+def digest_command(workdir: Path) -> str:
+    """The command that prints the demo's digest, to paste as it is into any shell."""
+    env = [
+        f"DATABASE_URL={shlex.quote(f'sqlite:///{workdir / DATABASE_FILE}')}",
+        f"HITL_CONFIG={shlex.quote(str(workdir / 'hitl.toml'))}",
+    ]
+    return " ".join([*env, shlex.join(hitl_command()), "digest", "--dry-run"])
 
 
 def _wait_healthy(base: str, server: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
@@ -222,7 +244,7 @@ def _stream(
     total = len(data.y) - start
     with (
         httpx.Client(base_url=base, headers=headers, timeout=30) as http,
-        click.progressbar(length=total, label="streaming items", file=sys.stderr) as bar,
+        Progress(total, "streaming items") as bar,
     ):
         for offset in range(start, len(data.y), BATCH):
             end = min(offset + BATCH, len(data.y))
@@ -253,7 +275,7 @@ def _wait_for_answers(
 
     deadline = time.monotonic() + timeout
     left = unanswered()
-    with click.progressbar(length=left, label="reviewers answering", file=sys.stderr) as bar:
+    with Progress(left, "reviewers answering") as bar:
         while left and time.monotonic() < deadline:
             reviewers.answer_new_messages()
             time.sleep(0.05)
@@ -299,8 +321,9 @@ def _summary(
         lines.append(f"  retrain            {verdict}; {change}")
     lines.append(
         f"  weekly digest      posted to {DIGEST_CHANNEL} with its chart; to read it here:\n"
-        f"                     DATABASE_URL=sqlite:///{workdir / 'hitl-demo.db'} "
-        f"HITL_CONFIG={workdir / 'hitl.toml'} hitl digest --dry-run"
+        f"                     {digest_command(workdir)}"
     )
-    lines.append(f"  took               {elapsed:.1f} s; database and logs in {workdir}")
+    lines.append(
+        f"  took               {elapsed:.1f} s; database, logs and the last /metrics in {workdir}"
+    )
     return "\n".join(lines)

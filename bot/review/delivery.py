@@ -19,8 +19,10 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session
 
+from bot.config import QueueConfig
 from bot.context import AppContext
 from bot.errors import slack_error
+from bot.instruments import DELIVERY_ERRORS
 from bot.review.cards import METADATA_EVENT_TYPE, metadata_for, render
 from storage import outbox
 from storage.tables import ReviewMessage, utcnow
@@ -86,18 +88,20 @@ class Deliverer:
 
     def run_once(self) -> int:
         """Claim and post one batch; the number of messages handled."""
-        caps = {name: q.max_open for name, q in self.ctx.config.queues.items()}
+        config = self.ctx.config  # one config per round, even if a reload swaps it meanwhile
+        caps = {name: q.max_open for name, q in config.queues.items()}
         with self.ctx.sessions.begin() as session:
             claimed = outbox.claim_batch(session=session, max_open=caps, limit=self.batch)
-            jobs = [(m.id, *self._render(m)) for m in claimed]
+            jobs = [(m.id, *self._render(m, config.queue(m.queue))) for m in claimed]
         if not jobs:
             return 0
         results = list(self._pool.map(lambda job: self._post(*job), jobs))
         self._record(results)
         return len(results)
 
-    def _render(self, message: ReviewMessage) -> tuple[str, str, list[dict], dict[str, object]]:
-        queue = self.ctx.config.queue(message.queue)
+    def _render(
+        self, message: ReviewMessage, queue: QueueConfig
+    ) -> tuple[str, str, list[dict], dict[str, object]]:
         text, blocks = render(message.item, queue, (), now=utcnow())
         return message.channel, text, blocks, metadata_for(message.item)
 
@@ -116,11 +120,13 @@ class Deliverer:
         except SlackApiError as exc:
             status = exc.response.status_code
             error = slack_error(exc)
+            DELIVERY_ERRORS.labels(error=error).inc()
             if status == 429:
                 retry_after = float(exc.response.headers.get("Retry-After", 1))
                 return PostResult(message_id, error=error, retry_after=retry_after)
             return PostResult(message_id, error=error, permanent=error in PERMANENT_ERRORS)
         except Exception as exc:  # timeouts, refused connections: transient
+            DELIVERY_ERRORS.labels(error=type(exc).__name__).inc()  # a bounded set of names
             return PostResult(message_id, error=f"{type(exc).__name__}: {exc}")
         return PostResult(message_id, ts=str(response["ts"]))
 

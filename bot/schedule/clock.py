@@ -20,6 +20,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.context import AppContext
 from bot.digest import send as digest
+from bot.live_config import watch_config
 from bot.review.reminders import send_reminders
 from bot.runtime import build_context
 from bot.schedule import jobs
@@ -144,6 +145,12 @@ class Clock:
         scheduler.resume()
         self.scheduler = scheduler  # only once its jobs are declared: others read it as "running"
 
+    def reschedule(self) -> None:
+        """After a config reload: declare the jobs the new config asks for, drop the others."""
+        scheduler = self.scheduler
+        if scheduler is not None:
+            schedule_jobs(scheduler, self.ctx)
+
     def _stop(self) -> None:
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=True)
@@ -167,5 +174,11 @@ def run_clock(settings: Settings) -> None:
     # the scheduler down and hand the lock over at once instead of when its lease expires.
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    Clock(ctx).run(stop)
+    clock = Clock(ctx)
+    watcher = watch_config(ctx, then=lambda config: clock.reschedule()).start()
+    watcher.reload_on_sighup()
+    try:
+        clock.run(stop)
+    finally:
+        watcher.stop()
     logger.info("hitl clock stopped")

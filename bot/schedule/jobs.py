@@ -9,6 +9,7 @@ from bot.config import QueueConfig
 from bot.context import AppContext
 from bot.mrkdwn import escape
 from bot.review.ingest import priority_for
+from bot.runtime import describe_slack_failure
 from models.pipelines import score
 from models.registry import load_current
 from models.retraining import RetrainResult, retrain
@@ -77,8 +78,13 @@ def _announce(ctx: AppContext, queue: QueueConfig, result: RetrainResult) -> Non
         )
     try:
         ctx.client.chat_postMessage(channel=queue.channel, text=text[:3000])
-    except Exception:
-        logger.exception("could not announce the retrain of %s", queue.name)
+    except Exception as exc:  # the retrain is done; a missed announcement is worth one line
+        logger.warning(
+            "could not announce the retrain of %s in %s: %s",
+            queue.name,
+            queue.channel,
+            describe_slack_failure(exc),
+        )
 
 
 def retrain_if_enough_answers(ctx: AppContext) -> list[RetrainResult]:

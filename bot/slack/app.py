@@ -12,15 +12,28 @@ from bot.errors import HitlError
 from bot.slack.listeners import register_listeners
 
 logger = logging.getLogger(__name__)
+BOLT_LOGGER = "slack_bolt"
+
+
+class _SameTokenTwice(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN from the environment even when given a client, then warns
+    that the token "will be unused": it is the very token of that client, so the warning says
+    nothing at every start."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "token` will be unused" not in record.getMessage()
 
 
 def build_bolt_app(ctx: AppContext, *, signing_secret: str) -> App:
+    bolt_logger = logging.getLogger(BOLT_LOGGER)
+    if not any(isinstance(f, _SameTokenTwice) for f in bolt_logger.filters):
+        bolt_logger.addFilter(_SameTokenTwice())
     app = App(
         client=ctx.client,
         signing_secret=signing_secret,
         # Tokens are checked once at start by `auth.test` (the stand-in answers it too).
         token_verification_enabled=True,
-        logger=logging.getLogger("slack_bolt"),
+        logger=bolt_logger,
     )
 
     @app.error

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -269,6 +270,22 @@ def test_ingest_prints_a_routes_summary_that_matches_what_was_stored(hitl, db, t
         assert session.scalar(select(func.count()).select_from(Item)) == 60
 
 
+def test_ingest_off_a_terminal_reports_progress_in_lines(hitl, db, tmp_path, monkeypatch):
+    """Not on a terminal (CliRunner's output is not one), a line every EVERY_SECONDS, here
+    every batch, and a last one: click's bar would print nothing until the end."""
+    monkeypatch.setattr("bot.progress.EVERY_SECONDS", 0.0)
+    train(hitl, tmp_path)
+    path = write_csv(tmp_path / "items.csv", item_rows(300, 60))
+    result = ok(hitl("ingest", "fraud", str(path), "--batch-size", "25"))
+    lines = [line for line in result.stderr.splitlines() if line.startswith("ingesting into")]
+    assert lines[:3] == [
+        "ingesting into fraud: 25 of 60 (42%)",
+        "ingesting into fraud: 50 of 60 (83%)",
+        "ingesting into fraud: 60 of 60 (100%)",
+    ]
+    assert re.fullmatch(r"ingesting into fraud: 60 of 60 \(100%\) in \d+ s", lines[-1])
+
+
 def test_ingest_keeps_context_and_ignored_columns_out_of_the_features(hitl, db, tmp_path):
     train(hitl, tmp_path)
     rows = [
@@ -436,3 +453,16 @@ def test_every_command_has_help(hitl, path):
     assert result.stdout.startswith("Usage:")
     first_words = " ".join((command.help or "").split()[:6])
     assert first_words and first_words in " ".join(result.stdout.split())
+
+
+def test_config_check_reads_hitl_config_and_names_its_queues(hitl, config_path):
+    result = ok(hitl("config", "check"))
+    assert result.stdout.strip() == f"{config_path}: valid, 2 queue(s): fraud, chat"
+
+
+def test_config_check_of_a_bad_file_names_the_field(hitl, tmp_path):
+    bad = tmp_path / "next.toml"
+    bad.write_text(config_toml(fraud={"audit_rate": 2}))
+    line = refused(hitl("config", "check", str(bad)))
+    assert line.startswith(f"error: {bad}: queues.fraud.audit_rate: ")
+    assert "not found" in refused(hitl("config", "check", str(tmp_path / "none.toml")))

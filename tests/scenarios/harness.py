@@ -34,38 +34,48 @@ def free_port() -> int:
 
 
 class ServeProcess:
-    """`hitl serve` in a child process, as the Procfile's ``web`` runs it.
+    """`hitl serve` in a child process, as the Procfile's ``web`` runs it: given the test's
+    stand-in as its Slack (SLACK_BOT_TOKEN, SLACK_API_URL), the way a deploy is given Slack, so
+    the start-up check (``auth.test``) and every call go through the production path.
 
     With ``socket_mode``: `hitl serve --socket-mode`, given an app-level token and no signing
     secret, and ready once the stand-in sent it ``hello`` over the WebSocket; Slack's side is then
-    ``standin.socket_send`` instead of signed POSTs."""
+    ``standin.socket_send`` instead of signed POSTs.
+
+    With ``standin=None``: `hitl serve --standin`, no Slack variable set; it runs the built-in
+    stand-in in its own process (the test cannot read its calls, only the API's answers)."""
 
     def __init__(
         self,
         *,
         database_url: str,
         config_path: Path,
-        standin: SlackStandin,
+        standin: SlackStandin | None,
         log_path: Path,
         socket_mode: bool = False,
     ) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         env = {
-            **os.environ,
+            **{k: v for k, v in os.environ.items() if not k.startswith("SLACK_")},
             "DATABASE_URL": database_url,
             "HITL_CONFIG": str(config_path),
-            "SLACK_BOT_TOKEN": standin.bot_token,
             "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "SLACK_API_URL": standin.api_url.rstrip("/"),  # works without the trailing slash
             "HITL_API_TOKEN": API_TOKEN,
             "PORT": str(self.port),
             "OPENBLAS_NUM_THREADS": "1",
         }
         command = [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1"]
+        if standin is None:
+            command.append("--standin")
+        else:
+            env["SLACK_BOT_TOKEN"] = standin.bot_token
+            # works without the trailing slash
+            env["SLACK_API_URL"] = standin.api_url.rstrip("/")
         if socket_mode:
             del env["SLACK_SIGNING_SECRET"]  # Socket Mode needs none: the socket is the proof
-            env["SLACK_APP_TOKEN"] = standin.app_token
+            if standin is not None:
+                env["SLACK_APP_TOKEN"] = standin.app_token
             command.append("--socket-mode")
         self.log_path = log_path
         self._log = log_path.open("w")
@@ -74,7 +84,7 @@ class ServeProcess:
         )
         self.http = httpx.Client(base_url=self.base_url, timeout=15)
         self._wait_healthy()
-        if socket_mode:
+        if socket_mode and standin is not None:
             self._wait_connected(standin)
 
     def _wait_healthy(self, timeout: float = 30.0) -> None:
@@ -99,7 +109,8 @@ class ServeProcess:
             ) from None
 
     def log(self) -> str:
-        self._log.flush()
+        if not self._log.closed:  # readable after stop() too
+            self._log.flush()
         return self.log_path.read_text()
 
     def stop(self) -> None:

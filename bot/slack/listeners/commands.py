@@ -38,7 +38,8 @@ def _who(principals: Sequence[str]) -> str:
 
 
 def register(app: App, ctx: AppContext, directory: ReviewerDirectory) -> None:
-    retraining: dict[str, threading.Lock] = {q: threading.Lock() for q in ctx.config.queues}
+    # By name, made on first use: a queue added by a config reload has one too.
+    retraining: dict[str, threading.Lock] = {}
 
     def stats(queue: str | None, respond: Respond) -> None:
         names = [queue] if queue else list(ctx.config.queues)
@@ -83,7 +84,7 @@ def register(app: App, ctx: AppContext, directory: ReviewerDirectory) -> None:
                 f" (`hitl retrain {queue.name}` works from a shell)."
             )
             return
-        lock = retraining[queue.name]
+        lock = retraining.setdefault(queue.name, threading.Lock())  # atomic under the GIL
         if not lock.acquire(blocking=False):
             respond(text=f"{name} is already being retrained; its result will be posted here.")
             return

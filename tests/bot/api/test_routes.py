@@ -8,11 +8,13 @@ import math
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -752,18 +754,88 @@ def test_healthz_is_503_before_the_schema_exists(database_url, standin):
         assert "hitl db upgrade" in response.text
 
 
+def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """(sample name, labels) -> value, read with prometheus_client's own parser."""
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def sample(found: dict, name: str, **labels: str) -> float:
+    return found[(name, frozenset(labels.items()))]
+
+
 def test_metrics_count_the_items_by_route(client, trained):
     answers = post_items(client, items_for(60)).json()["items"]
     response = client.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
-    lines = set(response.text.splitlines())
+    found = samples(response.text)
     for route in ("review", "audit", "auto"):
         n = sum(a["route"] == route for a in answers)
-        assert f'hitl_items_total{{queue="fraud",route="{route}"}} {n}' in lines
-    assert 'hitl_items_total{queue="chat",route="auto"} 0' in lines
+        assert sample(found, "hitl_items_total", queue="fraud", route=route) == n
+    assert sample(found, "hitl_items_total", queue="chat", route="auto") == 0
     waiting = sum(a["route"] != "auto" for a in answers)
-    assert f'hitl_messages{{queue="fraud",state="waiting"}} {waiting}' in lines
+    assert sample(found, "hitl_messages", queue="fraud", state="waiting") == waiting
+    assert sample(found, "hitl_outbox_depth", queue="fraud") == waiting
+    assert sample(found, "hitl_oldest_waiting_seconds", queue="fraud") >= 0
+    assert sample(found, "hitl_oldest_waiting_seconds", queue="chat") == 0
+    assert sample(found, "hitl_model_version_info", queue="fraud", version="fraud-v1") == 1
+    assert not any(
+        name == "hitl_model_version_info" and ("queue", "chat") in labels for name, labels in found
+    )  # no model, no version
+    assert sample(found, "hitl_database_up") == 1
+
+
+def test_metrics_time_to_answer_is_a_histogram_from_the_database(client, ctx, trained):
+    post_items(client, items_for(30))
+    with ctx.sessions.begin() as session:
+        messages = session.scalars(
+            select(ReviewMessage).where(ReviewMessage.queue == "fraud").limit(3)
+        ).all()
+        assert len(messages) == 3
+        for message, seconds in zip(messages, (5, 45, 4000), strict=True):
+            message.state, message.ts = "resolved", f"1700000000.{message.id:06d}"
+            message.posted_at = message.item.created_at
+            message.item.resolved_at = message.item.created_at + timedelta(seconds=seconds)
+            message.item.resolved_label = "legit"
+    found = samples(client.get("/metrics").text)
+    bucket = lambda le: sample(found, "hitl_time_to_answer_seconds_bucket", queue="fraud", le=le)  # noqa: E731
+    assert (bucket("10.0"), bucket("60.0"), bucket("3600.0"), bucket("7200.0")) == (1, 2, 2, 3)
+    assert bucket("+Inf") == 3
+    assert sample(found, "hitl_time_to_answer_seconds_count", queue="fraud") == 3
+    assert sample(found, "hitl_time_to_answer_seconds_sum", queue="fraud") == pytest.approx(4050)
+    assert sample(found, "hitl_answered_total", queue="fraud") == 3
+
+
+def test_metrics_time_http_requests_by_route_template(client, trained):
+    post_items(client, items_for(2))
+    client.get("/v1/queues/fraud/items/t-nope", headers=AUTH)
+    found = samples(client.get("/metrics").text)
+    assert (
+        sample(
+            found,
+            "hitl_http_request_duration_seconds_count",
+            method="POST",
+            route="/v1/queues/{queue}/items",
+            status="200",
+        )
+        >= 1
+    )
+    assert (
+        sample(
+            found,
+            "hitl_http_request_duration_seconds_count",
+            method="GET",
+            route="/v1/queues/{queue}/items/{item_id:path}",
+            status="404",
+        )
+        >= 1
+    )
+    assert not any("t-nope" in str(labels) for _, labels in found)
+    assert sample(found, "process_cpu_seconds_total") > 0
 
 
 # ---------------------------------------------------------------- stats
