@@ -34,7 +34,9 @@ MASK = "••••"
 _KEEP_WHEN_LONGER_THAN = 8
 
 _CARD = re.compile(r"(?<!\d)\d(?:[ -]?\d){12,18}(?!\d)")
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@(?P<domain>[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})")
+_EMAIL = re.compile(
+    r"[A-Za-z0-9._%+-]+@(?P<domain>[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})"
+)
 _PHONE = re.compile(
     r"(?<![\w+])(?:"
     r"\+\d[\d ().-]{6,22}\d"  # international: +33 6 12 34 56 78, +1 (555) 123-4567

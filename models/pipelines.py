@@ -47,7 +47,9 @@ def spec(kind: str) -> QueueKind:
     try:
         return KIND_SPECS[kind]
     except KeyError:
-        raise ValueError(f"unknown queue kind {kind!r}; expected one of {', '.join(KINDS)}") from None
+        raise ValueError(
+            f"unknown queue kind {kind!r}; expected one of {', '.join(KINDS)}"
+        ) from None
 
 
 def build_pipeline(kind: Kind, *, random_state: int = 0) -> Pipeline:

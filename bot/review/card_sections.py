@@ -106,7 +106,7 @@ def item_sections(card: ReviewCard, *, show_why: bool = True) -> list[Block]:
 
 
 def why_block(why: Sequence[WhyItem], card: ReviewCard) -> RichTextBlock:
-    """"Why the model says fraud", then one line per contribution: ``amount = €1,504.93 pushes
+    """ "Why the model says fraud", then one line per contribution: ``amount = €1,504.93 pushes
     toward fraud``. Rich text, so values read literally and dates in the reader's zone."""
     predicted = escape_and_truncate(card.predicted, _LABEL)
     title = [_text(f"Why the model says {predicted}", bold=True)]
@@ -155,7 +155,7 @@ def _shown_part(shown: Shown) -> Any:
 
 
 def warning_block(warnings: Sequence[InputWarning], view: CardView) -> RichTextBlock | None:
-    """"The model was not given everything it was trained on": the inputs, named (hidden ones
+    """ "The model was not given everything it was trained on": the inputs, named (hidden ones
     left out), so the reviewer knows the confidence rests on less than usual."""
     parts: list[Any] = [_text("⚠️ Inputs the model cannot vouch for", bold=True), _text(": ")]
     named = 0

@@ -49,7 +49,7 @@ def item_link(template: str, *, item_id: str, context: dict[str, Any]) -> str | 
 
 
 def item_actions(card: ReviewCard, *, folded: int) -> ActionsBlock | None:
-    """"Show all fields (N more)" when the card folded some, and the link when there is one."""
+    """ "Show all fields (N more)" when the card folded some, and the link when there is one."""
     elements: list[Any] = []
     if folded:
         label = f"Show all fields ({folded} more)"

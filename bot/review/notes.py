@@ -33,7 +33,7 @@ def note_modal(item_pk: int, *, queue: str, item_id: str) -> dict[str, Any]:
                     "multiline": True,
                     "max_length": MAX_NOTE,
                 },
-            }
+            },
         ],
     }
 

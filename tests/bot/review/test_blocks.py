@@ -246,7 +246,10 @@ def test_fields_beyond_ten_are_folded_behind_show_all_fields() -> None:
     assert sections[0]["text"]["text"] == "*Fields*"
     assert sections[0]["fields"][3]["text"] == "*f3*\n3"
     [show] = [
-        e for b in blocks if b["type"] == "actions" for e in b["elements"]
+        e
+        for b in blocks
+        if b["type"] == "actions"
+        for e in b["elements"]
         if e["action_id"] == "hitl_show_fields"
     ]
     assert show["text"]["text"] == "Show all fields (15 more)" and show["value"] == "42"
