@@ -121,6 +121,14 @@ def stats(queue: str) -> None:
         )
     for user, e in figures["reviewer_accuracy"].items():
         click.echo(f"reviewer {user} vs outcomes: {shown(e)}")
+    for name, values in figures.get("segments", {}).items():
+        for value, e in values.items():
+            accuracy = {k: e[k] for k in ("value", "low", "high", "n")}
+            flag = "  ⚠️ worse than elsewhere" if e["flagged"] else ""
+            click.echo(
+                f"segment {name} = {value}: automatic decisions right {shown(accuracy)}; "
+                f"answers correcting the model {shown(e['corrected'])}{flag}"
+            )
 
 
 @click.command()

@@ -15,7 +15,8 @@ from typing import Literal
 
 from bot import mrkdwn
 from bot.digest.figures import DigestFigures, PeriodFigures, VersionChange
-from bot.figures_text import day_text, estimate_text, human_duration, period_text
+from bot.digest.segments import SegmentFigure
+from bot.figures_text import day_text, estimate_text, human_duration, period_text, whole_percent
 
 Layout = Literal["fields", "stacked", "inline"]
 
@@ -78,6 +79,8 @@ def digest_sections(figures: DigestFigures) -> list[DigestSection]:
         sections += [_items(this, last), _answers(figures), _quality(figures)]
         if this.answers_by_reviewer:
             sections.append(_reviewers(this, last))
+    if figures.segments and not figures.new_queue:
+        sections.append(_segments(figures.segments))
     if this.versions:
         sections.append(_versions(this.versions))
     return sections
@@ -178,6 +181,40 @@ def _reviewers(this: PeriodFigures, last: PeriodFigures) -> DigestSection:
     return DigestSection(
         "Answers per reviewer", rows, layout="inline", more=len(ranked) - len(rows)
     )
+
+
+def _segments(segments: dict[str, list[SegmentFigure]]) -> DigestSection:
+    """Segments worse than the rest first, one line each ("purpose = small_business: 88%
+    (81–93%) vs 97% elsewhere"), then every segment's figures."""
+    everything = [f for figures in segments.values() for f in figures]
+    rows = [
+        Row(
+            f"⚠️ {_segment(f)}",
+            f"{_whole(f.accuracy.value)} ({_whole(f.accuracy.low).rstrip('%')}"
+            f"–{_whole(f.accuracy.high)})"
+            f" vs {_whole(f.elsewhere.value)} elsewhere",
+        )
+        for f in everything
+        if f.flagged
+    ]
+    for f in everything:
+        accuracy = estimate_text(f.accuracy, unmeasured="not measured (no audit answers)")
+        corrected = estimate_text(f.corrected, unmeasured="no answers")
+        rows.append(
+            Row(
+                _segment(f),
+                f"automatic decisions right {accuracy}; answers correcting the model {corrected}",
+            )
+        )
+    return DigestSection("Segments, last 12 weeks", tuple(rows), layout="inline")
+
+
+def _segment(f: SegmentFigure) -> str:
+    return f"{clean(f.name, _METRIC)} = {clean(f.label, _METRIC)}"
+
+
+def _whole(share: float | None) -> str:
+    return "?" if share is None else whole_percent(share)
 
 
 def _versions(changes: list[VersionChange]) -> DigestSection:
