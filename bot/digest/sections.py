@@ -10,6 +10,7 @@ to be unmeasured, never shown as 0%; percents, intervals, durations and dates ar
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -30,8 +31,9 @@ _VERSION, _REASON, _METRIC = 80, 300, 60
 class Row:
     """One figure: this week's value and, where it has one, the value of the 7 days before.
 
-    All text is plain (not escaped); ``user`` is the Slack user id a row is about (then also
-    its label): a mention in Slack, the id in a terminal.
+    All text is plain (not escaped); ``user`` is the Slack user id a row is about, whose
+    name (or id, when it has none) is the label: named, never mentioned, so a weekly digest
+    pings nobody.
     """
 
     label: str
@@ -56,8 +58,11 @@ class DigestSection:
     more: int = 0
 
 
-def digest_sections(figures: DigestFigures) -> list[DigestSection]:
-    """What the digest says, in order: the one place that words the figures."""
+def digest_sections(
+    figures: DigestFigures, names: Mapping[str, str] | None = None
+) -> list[DigestSection]:
+    """What the digest says, in order: the one place that words the figures. ``names``: user
+    id → name (``bot.digest.names``); ids without one show as they are."""
     this, last = figures.this_week, figures.last_week
     sections: list[DigestSection] = []
     if figures.new_queue:
@@ -78,7 +83,7 @@ def digest_sections(figures: DigestFigures) -> list[DigestSection]:
     else:
         sections += [_items(this, last), _answers(figures), _quality(figures)]
         if this.answers_by_reviewer:
-            sections.append(_reviewers(this, last))
+            sections.append(_reviewers(this, last, names or {}))
     if figures.segments and not figures.new_queue:
         sections.append(_segments(figures.segments))
     if this.versions:
@@ -167,11 +172,11 @@ def _kappa_word(kappa: float) -> str:
     return "substantial" if kappa <= 0.8 else "almost perfect"
 
 
-def _reviewers(this: PeriodFigures, last: PeriodFigures) -> DigestSection:
+def _reviewers(this: PeriodFigures, last: PeriodFigures, names: Mapping[str, str]) -> DigestSection:
     ranked = sorted(this.answers_by_reviewer.items(), key=lambda kv: (-kv[1], kv[0]))
     rows = tuple(
         Row(
-            clean(user, 64),
+            clean(names.get(user, user), 64),
             f"{count:,}",
             f"{last.answers_by_reviewer.get(user, 0):,}",
             user=clean(user, 64),

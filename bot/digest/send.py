@@ -25,6 +25,7 @@ from bot.context import AppContext
 from bot.digest.blocks import digest_message
 from bot.digest.chart import digest_chart
 from bot.digest.figures import DigestFigures, digest_figures
+from bot.digest.names import display_names
 from bot.digest.plain_text import digest_plain_text
 from bot.errors import HitlError, slack_error
 
@@ -63,9 +64,10 @@ def send_digest(ctx: AppContext, queue: QueueConfig, *, now: datetime | None = N
             f"queue {queue.name!r} has no digest destination: set digest = {{ channel = ... }}"
         )
     figures = figures_now(ctx, queue, now)
-    text, blocks = digest_message(figures)
-    chart = digest_chart(figures.history, queue=queue.name)
     client = _patient(ctx.client)
+    names = display_names(client, _people(figures))
+    text, blocks = digest_message(figures, names)
+    chart = digest_chart(figures.history, queue=queue.name)
     destinations = [queue.digest.channel] if queue.digest.channel else []
     destinations += queue.digest.users
     posts, problems = [], []
@@ -105,6 +107,11 @@ def dry_run(
     path = chart_dir / chart_filename(figures)
     path.write_bytes(digest_chart(figures.history, queue=queue.name))
     return digest_plain_text(figures), path
+
+
+def _people(figures: DigestFigures) -> list[str]:
+    """The user ids the digest names."""
+    return [*figures.this_week.answers_by_reviewer, *figures.last_week.answers_by_reviewer]
 
 
 def chart_filename(figures: DigestFigures) -> str:
