@@ -84,6 +84,15 @@ class PeriodFigures:
 
 
 @dataclass(frozen=True)
+class VersionMark:
+    """A version made current in a week of the chart: promoted, or rolled back to."""
+
+    week: int  # index in ``history``
+    version: str
+    rollback: bool
+
+
+@dataclass(frozen=True)
 class WeekPoint:
     """One week of the chart's history."""
 
@@ -113,6 +122,8 @@ class DigestFigures:
     #: Per segment name of the queue's ``segments``, over the ``history`` weeks (one week holds
     #: too few audits per segment): ``bot.digest.segments``.
     segments: dict[str, list[SegmentFigure]] = field(default_factory=dict)
+    #: Versions made current in the ``history`` weeks, marked on the chart at their week.
+    marks: list[VersionMark] = field(default_factory=list)
 
 
 def digest_figures(*, session: Session, queue: QueueConfig, now: datetime) -> DigestFigures:
@@ -188,6 +199,12 @@ def digest_figures(*, session: Session, queue: QueueConfig, now: datetime) -> Di
             for w in range(HISTORY_WEEKS)
         ],
         segments=_segments(session, queue, since=bounds[0], until=bounds[-1]),
+        marks=[
+            VersionMark(digest_data.week_index(e.at, bounds), e.version, e.rollback)
+            for e in digest_data.version_events(
+                session=session, queue=queue.name, start=bounds[0], end=bounds[-1]
+            )
+        ],
     )
 
 

@@ -86,6 +86,7 @@ def assert_digest_with_chart(standin: SlackStandin, conversation: str) -> None:
     assert "fraud" in post.params["text"]
     assert post.params["blocks"] and len(post.params["blocks"]) <= 50
     [url] = standin.calls_to("files.getUploadURLExternal")
+    assert url.params["alt_txt"].startswith("Chart of fraud over 12 weeks")  # for screen readers
     file_id = url.response["file_id"]
     png = standin.uploads[file_id]
     assert png.startswith(PNG_SIGNATURE)
