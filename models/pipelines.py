@@ -12,7 +12,7 @@ Each kind is a ``models.kinds.QueueKind`` (``models.tabular``, ``models.text``) 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
 import numpy as np
@@ -91,15 +91,15 @@ class Scored:
 class Explained(Scored):
     """A prediction with its strongest contributions, strongest first (``models.kinds``)."""
 
-    contributions: tuple[Contribution, ...] = ()
+    contributions: list[Contribution] = field(default_factory=list)
 
 
-def _best(proba: np.ndarray, classes: np.ndarray) -> tuple[np.ndarray, list[Scored]]:
+def _best(proba: np.ndarray, classes: np.ndarray) -> tuple[np.ndarray, list[str], list[float]]:
+    """Index, label and probability of each row's most probable class."""
     best = proba.argmax(axis=1)
-    return best, [
-        Scored(label=str(classes[i]), confidence=min(1.0, max(0.0, float(p))))
-        for i, p in zip(best, proba[np.arange(len(best)), best], strict=True)
-    ]
+    labels = [str(label) for label in classes[best]]
+    confidences = np.clip(proba[np.arange(len(best)), best], 0.0, 1.0).tolist()
+    return best, labels, confidences
 
 
 def score(pipeline: Pipeline, kind: Kind, payloads: Sequence[Mapping[str, Any]]) -> list[Scored]:
@@ -107,7 +107,8 @@ def score(pipeline: Pipeline, kind: Kind, payloads: Sequence[Mapping[str, Any]])
     if not payloads:
         return []
     proba = np.asarray(pipeline.predict_proba(to_model_input(kind, payloads)))
-    return _best(proba, pipeline.classes_)[1]
+    _, labels, confidences = _best(proba, pipeline.classes_)
+    return [Scored(label, p) for label, p in zip(labels, confidences, strict=True)]
 
 
 def score_explained(
@@ -130,11 +131,11 @@ def score_explained(
     rows = kind_spec.model_input(payloads)
     transformed = pipeline[:-1].transform(rows)
     proba = np.asarray(pipeline[-1].predict_proba(transformed))
-    best, scored = _best(proba, pipeline.classes_)
+    best, labels, confidences = _best(proba, pipeline.classes_)
     contributions = kind_spec.contributions(
         pipeline, transformed, rows, best, top=top, exclude=exclude
     )
     return [
-        Explained(label=s.label, confidence=s.confidence, contributions=tuple(c))
-        for s, c in zip(scored, contributions, strict=True)
+        Explained(label, p, c)
+        for label, p, c in zip(labels, confidences, contributions, strict=True)
     ]

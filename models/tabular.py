@@ -8,7 +8,10 @@ back to the input it came from (``purpose=car`` reads ``purpose`` = ``car``).
 from __future__ import annotations
 
 import math
+import threading
+import weakref
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -90,21 +93,23 @@ class TabularKind(QueueKind):
         top: int,
         exclude: Collection[str],
     ) -> list[list[Contribution]]:
-        names = pipeline.named_steps["vectorize"].feature_names_
+        columns = _columns_of(pipeline.named_steps["vectorize"])
+        dropped = _dropped(columns, frozenset(exclude))
         weights = weights_toward(pipeline[-1])
-        explained = []
-        for row, (columns, values) in zip(
-            rows, strongest(transformed, weights, toward), strict=True
-        ):
-            picked: list[Contribution] = []
-            for column, value in zip(columns.tolist(), values.tolist(), strict=True):
-                if len(picked) == top or value == 0.0:
-                    break
+        sources, names = columns.sources, columns.names
+        found = strongest(transformed, weights, toward, top=top, dropped=dropped)
+        built: list[Contribution] = []
+        for i, column, value in zip(found.rows, found.columns, found.values, strict=True):
+            feature, category = sources[column]
+            row = rows[i]
+            if category is None:
+                shown = row.get(feature)
+            elif row.get(feature) == category:
+                shown = category
+            else:  # a feature name holding "=": read it back against the row
                 feature, shown = _source(names[column], row)
-                if feature not in exclude:
-                    picked.append(Contribution(feature, shown, value))
-            explained.append(picked)
-        return explained
+            built.append({"feature": feature, "value": shown, "contribution": value})
+        return found.per_row(built)
 
     def schema(self, rows: Sequence[Any]) -> dict[str, Any]:
         """``{"features": {name: {"type": "numeric"} | {"type": "categorical", "categories":
@@ -149,6 +154,55 @@ class TabularKind(QueueKind):
             unknown=tuple(sorted(name for name in row if name not in known)),
             unseen_categories=unseen,
         )
+
+
+@dataclass(frozen=True)
+class _Columns:
+    names: list[str]
+    #: column → (input feature, category of a one-hot column or None for a number)
+    sources: list[tuple[str, str | None]]
+
+
+_columns: weakref.WeakKeyDictionary[Any, _Columns] = weakref.WeakKeyDictionary()
+_masks: dict[tuple[int, frozenset[str]], np.ndarray] = {}
+_cache_lock = threading.Lock()
+
+
+def _columns_of(vectorizer: DictVectorizer) -> _Columns:
+    """The vectorizer's columns and the inputs they come from, once per fitted vectorizer (the
+    registry keeps loaded pipelines). ``name=value`` is a one-hot column (split at the first
+    "="; a name that holds "=" itself is read back against each row)."""
+    with _cache_lock:
+        found = _columns.get(vectorizer)
+        if found is None:
+            names = list(vectorizer.feature_names_)
+            sources: list[tuple[str, str | None]] = []
+            for name in names:
+                feature, sep, category = name.partition("=")
+                sources.append((feature, category) if sep else (name, None))
+            found = _Columns(names, sources)
+            _columns[vectorizer] = found
+        return found
+
+
+def _dropped(columns: _Columns, exclude: frozenset[str]) -> np.ndarray:
+    """True for the columns of an input in ``exclude`` (a hidden field)."""
+    key = (id(columns), exclude)
+    with _cache_lock:
+        mask = _masks.get(key)
+    if mask is None:
+        mask = np.array(
+            [
+                feature in exclude or name in exclude
+                for name, (feature, _) in zip(columns.names, columns.sources, strict=True)
+            ],
+            dtype=bool,
+        )
+        with _cache_lock:
+            if len(_masks) > 64:
+                _masks.clear()
+            _masks[key] = mask
+    return mask
 
 
 def _source(column: str, row: Mapping[str, Any]) -> tuple[str, str | float | None]:

@@ -22,16 +22,16 @@ from models.tabular import CLASSIFIER_STEP, classifier
 #: The input every text contribution belongs to.
 TEXT_FEATURE = "text"
 
-_terms: weakref.WeakKeyDictionary[Any, np.ndarray] = weakref.WeakKeyDictionary()
+_terms: weakref.WeakKeyDictionary[Any, list[str]] = weakref.WeakKeyDictionary()
 _terms_lock = threading.Lock()
 
 
-def _terms_of(vectorizer: TfidfVectorizer) -> np.ndarray:
+def _terms_of(vectorizer: TfidfVectorizer) -> list[str]:
     """Column index → term; built once per fitted vectorizer (the registry caches pipelines)."""
     with _terms_lock:
         terms = _terms.get(vectorizer)
         if terms is None:
-            terms = vectorizer.get_feature_names_out()
+            terms = [str(term) for term in vectorizer.get_feature_names_out()]
             _terms[vectorizer] = terms
         return terms
 
@@ -83,14 +83,13 @@ class TextKind(QueueKind):
             return [[] for _ in rows]
         terms = _terms_of(pipeline.named_steps["vectorize"])
         weights = weights_toward(pipeline[-1])
-        return [
-            [
-                Contribution(TEXT_FEATURE, str(terms[column]), value)
-                for column, value in zip(columns[:top].tolist(), values[:top].tolist(), strict=True)
-                if value != 0.0
-            ]
-            for columns, values in strongest(transformed, weights, toward)
+        dropped = np.zeros(len(terms), dtype=bool)
+        found = strongest(transformed, weights, toward, top=top, dropped=dropped)
+        built: list[Contribution] = [
+            {"feature": TEXT_FEATURE, "value": terms[column], "contribution": value}
+            for column, value in zip(found.columns, found.values, strict=True)
         ]
+        return found.per_row(built)
 
     def schema(self, rows: Sequence[Any]) -> dict[str, Any]:
         return {"features": {TEXT_FEATURE: {"type": "text"}}}

@@ -54,7 +54,7 @@ def assess(
         Assessed(
             label=e.label,
             confidence=e.confidence,
-            explanation=[c.as_dict() for c in e.contributions],
+            explanation=list(e.contributions),
             warnings=w,
         )
         for e, w in zip(explained, warnings, strict=True)

@@ -63,33 +63,33 @@ def test_tabular_contributions_are_exact_and_read_back_one_hot_columns() -> None
         # The contributions toward the predicted label and the intercept make its log-odds.
         positive = e.label == classifier.classes_[1]
         intercept = classifier.intercept_[0] * (1 if positive else -1)
-        log_odds = intercept + sum(c.contribution for c in e.contributions)
+        log_odds = intercept + sum(c["contribution"] for c in e.contributions)
         assert 1 / (1 + math.exp(-log_odds)) == pytest.approx(e.confidence)
-        by_feature = {c.feature: c.value for c in e.contributions}
+        by_feature = {c["feature"]: c["value"] for c in e.contributions}
         assert by_feature["purpose"] == payload["features"]["purpose"]  # not "purpose=car"
         assert by_feature["amount"] == pytest.approx(payload["features"]["amount"])
-        strengths = [abs(c.contribution) for c in e.contributions]
+        strengths = [abs(c["contribution"]) for c in e.contributions]
         assert strengths == sorted(strengths, reverse=True)
     rare = next(
         e
         for p, e in zip(items, explained, strict=True)
         if p["features"]["purpose"] == "small_business"
     )
-    assert rare.label == "fraud" and rare.contributions[0].feature == "purpose"
-    assert rare.contributions[0].contribution > 0  # it pushes toward what the model said
+    assert rare.label == "fraud" and rare.contributions[0]["feature"] == "purpose"
+    assert rare.contributions[0]["contribution"] > 0  # it pushes toward what the model said
 
 
 def test_hidden_inputs_leave_room_for_the_next_strongest() -> None:
     payloads, y = cancer_rows()
     pipeline = build_pipeline("tabular").fit(to_model_input("tabular", payloads[:300]), y[:300])
     [full] = score_explained(pipeline, "tabular", payloads[300:301], top=5)
-    hidden = {full.contributions[0].feature, full.contributions[2].feature}
+    hidden = {full.contributions[0]["feature"], full.contributions[2]["feature"]}
     [without] = score_explained(pipeline, "tabular", payloads[300:301], top=5, exclude=hidden)
     assert len(without.contributions) == 5
-    assert not hidden & {c.feature for c in without.contributions}
+    assert not hidden & {c["feature"] for c in without.contributions}
     [longer] = score_explained(pipeline, "tabular", payloads[300:301], top=7)
-    kept = [c for c in longer.contributions if c.feature not in hidden]
-    assert [c.feature for c in without.contributions] == [c.feature for c in kept]
+    kept = [c for c in longer.contributions if c["feature"] not in hidden]
+    assert [c["feature"] for c in without.contributions] == [c["feature"] for c in kept]
 
 
 def test_text_contributions_are_words_and_bigrams_present() -> None:
@@ -102,10 +102,12 @@ def test_text_contributions_are_words_and_bigrams_present() -> None:
     bad, good = score_explained(pipeline, "text", texts, top=5)
     assert bad.label == "negative" and good.label == "positive"
     for item, e in ((texts[0], bad), (texts[1], good)):
-        assert e.contributions and all(c.feature == "text" for c in e.contributions)
-        assert all(str(c.value) in item["text"].lower() for c in e.contributions)
-    assert bad.contributions[0].contribution > 0
-    assert {"worst", "cancelled", "cancelled flight", "lost"} & {c.value for c in bad.contributions}
+        assert e.contributions and all(c["feature"] == "text" for c in e.contributions)
+        assert all(str(c["value"]) in item["text"].lower() for c in e.contributions)
+    assert bad.contributions[0]["contribution"] > 0
+    assert {"worst", "cancelled", "cancelled flight", "lost"} & {
+        c["value"] for c in bad.contributions
+    }
 
 
 def test_feature_schema_and_the_problems_of_an_item() -> None:
