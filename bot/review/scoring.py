@@ -54,7 +54,7 @@ def assess(
         Assessed(
             label=e.label,
             confidence=e.confidence,
-            explanation=list(e.contributions),
+            explanation=[dict(c) for c in e.contributions],
             warnings=w,
         )
         for e, w in zip(explained, warnings, strict=True)
