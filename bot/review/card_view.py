@@ -95,7 +95,10 @@ def field_order(
             first.append(Field(name, values[name], source))
 
     for name in view.fields:
-        take(name, "feature", features) if name in features else take(name, "context", context)
+        if name in features:
+            take(name, "feature", features)
+        else:
+            take(name, "context", context)
     for item in why:
         take(item.feature, "feature", features)
     for name in features:
