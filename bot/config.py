@@ -7,6 +7,7 @@ Defaults are those of the design; the README documents every field.
 from __future__ import annotations
 
 import re
+import string
 import tomllib
 from collections.abc import Sequence
 from datetime import timedelta
@@ -32,6 +33,10 @@ SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 SLACK_PRINCIPAL_ID = re.compile(r"^[UWS][A-Z0-9]{2,}$")  # users (U, W) and user groups (S)
 QUEUE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 DURATION = re.compile(r"^\s*(\d+)\s*([mhd])\s*$")
+#: ``format`` values: how a field's value reads on a card.
+FIELD_FORMAT = re.compile(r"^(currency:[A-Z]{3}|percent|integer|datetime|duration)$")
+#: ``link`` placeholders: the item's id and its context values.
+LINK_FIELD = re.compile(r"^(id|context\.[^{}]+)$")
 _DURATION_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 
 
@@ -140,8 +145,44 @@ class QueueConfig(BaseModel):
     # Reminders: a thread reply to a message still unanswered after this long ("4h"); None = off.
     remind_after: timedelta | None = None
     escalate_after: timedelta | None = None
+    # The card and the inputs (README: "The card").
+    fields: tuple[str, ...] = ()
+    hide_fields: tuple[str, ...] = ()
+    format: dict[str, str] = Field(default_factory=dict)
+    link: str = ""
+    mask_fields: tuple[str, ...] = ()
+    mask_patterns: bool = True
+    missing_features: Literal["review", "reject", "ignore"] = "review"
+    segments: tuple[str, ...] = ()
 
     _channel = field_validator("channel")(_check_channel)
+
+    @field_validator("format")
+    @classmethod
+    def _known_formats(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, spec in value.items():
+            if not FIELD_FORMAT.match(spec):
+                raise ValueError(
+                    f"{name} = {spec!r}: expected currency:XXX (an ISO code such as EUR), "
+                    "percent, integer, datetime or duration"
+                )
+        return value
+
+    @field_validator("link")
+    @classmethod
+    def _link_template(cls, value: str) -> str:
+        if not value:
+            return value
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must start with https:// (or http://)")
+        try:
+            names = [name for _, name, _, _ in string.Formatter().parse(value) if name is not None]
+        except ValueError as exc:
+            raise ValueError(f"not a template: {exc}") from None
+        for name in names:
+            if not LINK_FIELD.match(name):
+                raise ValueError(f"{{{name}}} is not {{id}} or {{context.NAME}}")
+        return value
 
     @field_validator("labels")
     @classmethod

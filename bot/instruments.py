@@ -26,10 +26,11 @@ HTTP_REQUEST_SECONDS = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
 
-#: Items scored although they lack features the model was trained on, or carry unknown ones
-#: (the queue's ``missing_features`` policy). Counted by ingestion: ``.labels(queue=...).inc(n)``.
+#: Items scored although their inputs are not what the model was trained on (the queue's
+#: ``missing_features`` policy), by queue and warning code (``missing_features``,
+#: ``unknown_features``, ``unseen_categories``). Counted by the ingestion route.
 MISSING_FEATURE_WARNINGS = Counter(
     "hitl_missing_feature_warnings",
-    "Items scored with features missing from, or unknown to, the model, by queue.",
-    ["queue"],
+    "Items scored with inputs the model does not know (missing, unknown), by queue and code.",
+    ["queue", "code"],
 )

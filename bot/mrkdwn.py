@@ -25,6 +25,12 @@ _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 _USER_ID = re.compile(r"[UW][A-Z0-9]+")
 _USER_GROUP_ID = re.compile(r"S[A-Z0-9]+")
 _QUOTE_MAX_LINES = 30
+# What Slack's mrkdwn would turn into formatting rather than show: *bold*, ~strike~, `code`,
+# _italic_ (an underscore inside a word, as in snake_case, stays literal), :emoji:, and a
+# quote (a line starting with ">", escaped or not).
+_FORMATTING = re.compile(
+    r"[*~`]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])|:[a-z0-9_+'-]+:|^\s*(>|&gt;)", re.MULTILINE
+)
 
 
 def length(text: str) -> int:
@@ -82,6 +88,12 @@ def escape_and_truncate(text: str, limit: int) -> str:
         kept.append(piece)
         used += size
     return "".join(kept) + ELLIPSIS
+
+
+def would_format(text: str) -> bool:
+    """Whether mrkdwn would format part of ``text`` instead of showing it as it is
+    (``Jane *Doe*`` would be bold): such text goes out as ``plain_text``."""
+    return bool(_FORMATTING.search(text))
 
 
 def quote(text: str, limit: int) -> str:

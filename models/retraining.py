@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from models.errors import ModelNotTrained
 from models.evaluation import evaluate, fit
 from models.gate import GateDecision, decide, measure_slice, primary_metric
-from models.pipelines import Kind
+from models.pipelines import Kind, feature_schema
 from models.registry import load_current, save_pipeline
 from models.selection import HumanLabel, assemble_training_set, evaluation_weights, split_recent
 from storage.labels import outcomes, resolved_items
@@ -119,6 +119,7 @@ def retrain(
             "n_human": len(older),
             "n_recent": len(recent),
             "n_outcomes": len(outcome_labels),
+            "feature_schema": feature_schema(kind, payloads),
         },
         make_current=decision.promote,
     )

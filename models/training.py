@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from models.evaluation import evaluate, fit, split_holdout
-from models.pipelines import Kind
+from models.pipelines import Kind, feature_schema
 from models.registry import save_pipeline
 from storage.tables import ModelVersion
 from storage.training_data import replace_examples
@@ -64,6 +64,12 @@ def train_initial(
         labels=list(labels),
         n_train=len(train_idx),
         metrics={"holdout": metrics.as_dict()},
-        info={"random_state": random_state, "source": "initial", "n_holdout": len(holdout_idx)},
+        info={
+            "random_state": random_state,
+            "source": "initial",
+            "n_holdout": len(holdout_idx),
+            # The inputs the model knows: ingestion compares every item with it.
+            "feature_schema": feature_schema(kind, x_train),
+        },
         make_current=True,
     )

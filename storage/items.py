@@ -25,6 +25,8 @@ class NewItem:
     route: str
     audit_probability: float
     priority: float
+    explanation: list[dict[str, Any]] | None = None
+    warnings: list[dict[str, Any]] | None = None
 
 
 def existing_items(*, session: Session, queue: str, external_ids: Sequence[str]) -> dict[str, Item]:
@@ -55,6 +57,8 @@ def add_items(
             confidence=new.confidence,
             route=new.route,
             audit_probability=new.audit_probability,
+            explanation=new.explanation,
+            warnings=new.warnings or None,
         )
         if new.route != "auto":
             item.message = ReviewMessage(

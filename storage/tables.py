@@ -87,6 +87,10 @@ class Prediction(Base):
     route: Mapped[str] = mapped_column(String(8), index=True)  # review | audit | auto
     audit_probability: Mapped[float] = mapped_column(Float)
     scored_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # What the model thought when it decided: [{"feature", "value", "contribution"}], strongest
+    # first; and what was odd about the input ([{"code", "fields", "message"}]). None before 0003.
+    explanation: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    warnings: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
 
     item: Mapped[Item] = relationship(back_populates="prediction")
     model_version: Mapped[ModelVersion] = relationship()
@@ -194,6 +198,17 @@ class Outcome(Base):
     source: Mapped[str | None] = mapped_column(String(255))
     observed_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ContextKey(Base):
+    """A context name a queue's items have carried, so a config name that is neither a feature
+    of the model nor ever seen in context can be pointed out."""
+
+    __tablename__ = "context_keys"
+
+    queue: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class ClockLease(Base):

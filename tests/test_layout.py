@@ -36,6 +36,7 @@ LAYERS = (
             "bot.context",
             "bot.mrkdwn",
             "bot.figures_text",
+            "bot.masking",
             "bot.runtime",
             "bot.progress",
             "bot.live_config",

@@ -41,6 +41,8 @@ def item_view(session: Session, item: Item) -> dict[str, Any]:
             "audit_probability": p.audit_probability,
             "model_version": p.model_version.version,
         },
+        "explanation": [] if p is None else list(p.explanation or []),
+        "warnings": [] if p is None else list(p.warnings or []),
         "message": None
         if message is None
         else {"state": message.state, "channel": message.channel, "ts": message.ts},

@@ -14,7 +14,8 @@ from bot.config import QueueConfig
 from bot.context import AppContext
 from bot.digest.stats import queue_stats
 from bot.errors import UnknownQueue
-from bot.review.ingest import BatchError, ingest, parse_batch
+from bot.instruments import MISSING_FEATURE_WARNINGS
+from bot.review.ingest import BatchError, ingest, parse_batch, queue_warnings, warning_counts
 from bot.review.outcomes import OutcomeError, parse_outcomes, record_outcomes
 from models.errors import ModelNotTrained
 from storage.errors import ItemNotFound
@@ -85,7 +86,14 @@ def build_api() -> APIRouter:
             raise HTTPException(422, exc.errors) from None
         except ModelNotTrained as exc:
             raise HTTPException(409, str(exc)) from None
-        return JSONResponse({"items": [a.as_dict() for a in answers]})
+        for code, n in warning_counts(answers).items():
+            MISSING_FEATURE_WARNINGS.labels(queue=queue.name, code=code).inc(n)
+        body: dict[str, Any] = {"items": [a.as_dict() for a in answers]}
+        # Config names that match nothing: said on every batch until the config is fixed.
+        warnings = await run_in_threadpool(queue_warnings, ctx, queue=queue)
+        if warnings:
+            body["warnings"] = warnings
+        return JSONResponse(body)
 
     # `:path`: producer ids may hold a slash ("order/2024/7"), percent-encoded in the URL.
     @router.get("/queues/{queue}/items/{item_id:path}")

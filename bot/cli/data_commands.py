@@ -40,7 +40,7 @@ def ingest(
     batch_size: int,
 ) -> None:
     """Score and route the items of a CSV or JSONL FILE, as the API would (idempotent on id)."""
-    from bot.review.ingest import BatchError, parse_batch
+    from bot.review.ingest import BatchError, input_errors, parse_batch, queue_warnings
     from bot.review.ingest import ingest as ingest_batch
     from models.datafiles import read_records, unlabelled_items
 
@@ -58,7 +58,11 @@ def ingest(
     batches = []
     for start in range(0, len(items), batch_size):
         try:
-            batches.append(parse_batch({"items": items[start : start + batch_size]}, queue=q))
+            batch = parse_batch({"items": items[start : start + batch_size]}, queue=q)
+            errors = input_errors(ctx, queue=q, items=batch)  # missing_features = "reject"
+            if errors:
+                raise BatchError(errors)
+            batches.append(batch)
         except BatchError as exc:
             loc = exc.errors[0]["loc"]
             where = records[start + loc[2]].where if len(loc) > 2 else file.name
@@ -67,12 +71,18 @@ def ingest(
                 f"{where}: {field}: {exc.errors[0]['msg']}; nothing was ingested"
             ) from None
     routes: dict[str, int] = {"review": 0, "audit": 0, "auto": 0}
+    warned = 0
     with Progress(len(items), f"ingesting into {q.name}") as bar:
         for batch in batches:
             for answer in ingest_batch(ctx, queue=q, items=batch):
                 routes[answer.route] += 1
+                warned += bool(answer.warnings)
             bar.update(len(batch))
     click.echo(f"{len(items)} items: " + ", ".join(f"{n} {r}" for r, n in routes.items()))
+    if warned:
+        click.echo(f"{warned} items with inputs the model cannot vouch for (see their warnings)")
+    for warning in queue_warnings(ctx, queue=q):
+        click.echo(f"warning: {warning['message']}", err=True)
 
 
 @click.command()
@@ -110,6 +120,14 @@ def stats(queue: str) -> None:
         )
     for user, e in figures["reviewer_accuracy"].items():
         click.echo(f"reviewer {user} vs outcomes: {shown(e)}")
+    for name, values in figures.get("segments", {}).items():
+        for value, e in values.items():
+            accuracy = {k: e[k] for k in ("value", "low", "high", "n")}
+            flag = "  ⚠️ worse than elsewhere" if e["flagged"] else ""
+            click.echo(
+                f"segment {name} = {value}: automatic decisions right {shown(accuracy)}; "
+                f"answers correcting the model {shown(e['corrected'])}{flag}"
+            )
 
 
 @click.command()

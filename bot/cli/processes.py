@@ -103,8 +103,21 @@ def config_check(file: Path | None) -> None:
     type=click.IntRange(0),
     help="Items streamed between two retrains (0: never).",
 )
+@click.option(
+    "--weeks",
+    default=4,
+    show_default=True,
+    type=click.IntRange(1, 12),
+    help="Lay the run out over this many past weeks, so the digest's chart shows a trend.",
+)
 def demo(
-    n_items: int, seed_size: int, error_rate: float, dataset: str, seed: int, retrain_every: int
+    n_items: int,
+    seed_size: int,
+    error_rate: float,
+    dataset: str,
+    seed: int,
+    retrain_every: int,
+    weeks: int,
 ) -> None:
     """Run the whole loop on this machine, no Slack workspace needed: a Slack stand-in, the real
     app, a first model trained on real data, items streamed through the API and simulated
@@ -119,6 +132,7 @@ def demo(
             dataset=dataset,
             seed=seed,
             retrain_every=retrain_every,
+            weeks=weeks,
         )
     )
     click.echo(summary)

@@ -18,6 +18,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -25,18 +26,19 @@ import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import parse_config
-from bot.demo.reviewers import SIGNING_SECRET, Reviewers
+from bot.demo.reviewers import REVIEWERS, SIGNING_SECRET, Reviewers
 from bot.digest.send import send_digest
 from bot.progress import Progress
 from bot.runtime import build_context
 from bot.schedule.jobs import retrain_queue
 from bot.settings import Settings
 from bot.slack_standin.server import SlackStandin
-from models.datasets import Dataset, airline_sentiment, credit_card_fraud
+from models.datasets import Dataset, airline_of, airline_sentiment, credit_card_fraud
 from models.retraining import RetrainResult
 from models.training import train_initial
 from storage.db import make_engine, make_sessionmaker
 from storage.demo_figures import DemoFigures, demo_figures
+from storage.demo_time import spread_over_weeks
 from storage.migrate import upgrade
 from storage.overview import queue_overviews
 
@@ -61,6 +63,25 @@ class DemoOptions:
     workdir: Path | None = None
     answer_timeout: float = 60.0
     retrain_every: int = 1000  # items streamed between two retrains; 0 = never
+    weeks: int = 4  # the run is laid out over this many past weeks, so the digest has history
+
+
+#: How the demo's cards look: fields first, formats, a link to a (fictional) back office, and
+#: a segment per data set, each a real value of the data (the amount's band, the airline).
+CARD_CONFIG = {
+    "fraud": (
+        'fields = ["amount", "time"]\n'
+        'format = { amount = "currency:EUR", time = "duration" }\n'
+        'link = "https://backoffice.example.com/transactions/{id}"\n'
+        'segments = ["amount_band"]\n'
+    ),
+    "tweets": (
+        'fields = ["airline"]\n'
+        'link = "https://support.example.com/conversations/{id}"\n'
+        'segments = ["airline"]\n'
+    ),
+}
+AMOUNT_BANDS = ((10.0, "under €10"), (100.0, "€10–100"), (1000.0, "€100–1,000"))
 
 
 def _config_text(options: DemoOptions, data: Dataset) -> str:
@@ -73,8 +94,22 @@ def _config_text(options: DemoOptions, data: Dataset) -> str:
         f"review_below = {options.review_below}\n"
         f"audit_rate = {options.audit_rate}\n"
         f"max_open = {options.max_open}\n"
-        f'digest = {{ channel = "{DIGEST_CHANNEL}" }}\n'
+        f'digest = {{ channel = "{DIGEST_CHANNEL}" }}\n' + CARD_CONFIG[_queue(options)]
     )
+
+
+def demo_context(payload: dict[str, object]) -> dict[str, str]:
+    """What the demo's producer sends beside the model's input, derived from the real row: a
+    transaction's amount band, a tweet's airline."""
+    features = payload.get("features")
+    if isinstance(features, dict):
+        amount = features.get("amount")
+        if isinstance(amount, float):
+            band = next((b for limit, b in AMOUNT_BANDS if amount < limit), "€1,000 and over")
+            return {"amount_band": band}
+        return {}
+    airline = airline_of(str(payload.get("text", "")))
+    return {"airline": airline} if airline else {}
 
 
 def _queue(options: DemoOptions) -> str:
@@ -129,6 +164,8 @@ def run_demo(options: DemoOptions) -> str:
     with SlackStandin() as standin:
         standin.add_channel(CHANNEL, "fraud-review")
         standin.add_channel(DIGEST_CHANNEL, "fraud-leads")
+        for user, name in zip(REVIEWERS, ("ana", "ben", "chloe"), strict=True):
+            standin.add_user(user, name=name)  # the digest names them (users.info)
         port = _free_port()
         env = {
             **os.environ,
@@ -177,6 +214,10 @@ def run_demo(options: DemoOptions) -> str:
             )
             _wait_for_answers(reviewers, sessions, queue, options.answer_timeout)
             reviewers.close()
+            if options.weeks > 1:
+                spread_over_weeks(
+                    sessions=sessions, queue=queue, weeks=options.weeks, now=datetime.now(UTC)
+                )
             send_digest(ctx, ctx.config.queue(queue))
             # What a Prometheus scraping this `hitl serve` saw last, kept with the logs.
             (workdir / METRICS_FILE).write_text(httpx.get(f"{base}/metrics", timeout=10).text)
@@ -248,7 +289,10 @@ def _stream(
     ):
         for offset in range(start, len(data.y), BATCH):
             end = min(offset + BATCH, len(data.y))
-            items = [{"id": data.ids[i], **data.payloads[i]} for i in range(offset, end)]
+            items = [
+                {"id": data.ids[i], **data.payloads[i], "context": demo_context(data.payloads[i])}
+                for i in range(offset, end)
+            ]
             response = http.post(f"/v1/queues/{queue}/items", json={"items": items})
             response.raise_for_status()
             for answer in response.json()["items"]:
@@ -302,7 +346,8 @@ def _summary(
         "",
         f"hitl demo — {data.name} ({data.note})",
         f"  first model        {first_version}, trained on {n_seed} labelled rows",
-        f"  items streamed     {streamed} through POST /v1/queues/{_queue(options)}/items",
+        f"  items streamed     {streamed} through POST /v1/queues/{_queue(options)}/items"
+        + (f", laid out over the last {options.weeks} weeks" if options.weeks > 1 else ""),
         f"  routed             review {routes['review']} · audit {routes['audit']} · "
         f"auto {routes['auto']}",
         f"  messages posted    {figures.posted} (at most {options.max_open} open at once)",

@@ -8,6 +8,7 @@ mrkdwn, and the message keeps to Slack's limits for any input.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -31,19 +32,22 @@ from bot.digest.sections import (
     previous_text,
     subtitle,
 )
-from bot.mrkdwn import escape_and_truncate, mention
+from bot.mrkdwn import escape_and_truncate
 
 _HEADER, _FALLBACK, _SECTION_BUDGET = 150, 300, 2900
 
 
-def digest_message(figures: DigestFigures) -> tuple[str, list[dict[str, Any]]]:
-    """The digest message for Slack: (fallback text for notifications, blocks)."""
+def digest_message(
+    figures: DigestFigures, names: Mapping[str, str] | None = None
+) -> tuple[str, list[dict[str, Any]]]:
+    """The digest message for Slack: (fallback text for notifications, blocks). People are
+    named (``names``: user id → name), never mentioned: a weekly message pings nobody."""
     title = escape_and_truncate(f"Weekly digest · {clean(figures.queue, QUEUE_CHARS)}", _HEADER)
     blocks: list[Block] = [
         HeaderBlock(text=PlainTextObject(text=title, emoji=False)),
         ContextBlock(elements=[_mrkdwn(mrkdwn.escape(subtitle(figures)))]),
     ]
-    blocks += [_section_block(section) for section in digest_sections(figures)]
+    blocks += [_section_block(section) for section in digest_sections(figures, names)]
     return escape_and_truncate(headline(figures), _FALLBACK), [b.to_dict() for b in blocks]
 
 
@@ -82,7 +86,7 @@ def _stacked_text(row: Row) -> str:
 
 
 def _inline_text(row: Row) -> str:
-    name = mention(row.user) if row.user else f"*{escape_and_truncate(row.label, 120)}*"
+    name = f"*{escape_and_truncate(row.label, 120)}*"
     return f"{name}: {escape_and_truncate(f'{row.value}{previous_text(row)}', 500)}"
 
 

@@ -5,27 +5,37 @@ keeps global state, so two digests drawn at once in one process (the clock's thr
 could draw into each other's figure. Sized for a phone (800×450 px) with large type.
 
 Weeks without audit answers have no accuracy: the line has a gap there, never a drop to 0.
+Promotions and rollbacks are marked at their week with the version's name, so a change in the
+line can be read against the model that made it. ``chart_alt_text`` says the same in words for
+people who cannot see the image (Slack's ``alt_txt``).
 """
 
 from __future__ import annotations
 
 import io
 import math
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
+from matplotlib.transforms import blended_transform_factory
 
-from bot.digest.figures import WeekPoint
-from bot.figures_text import day_text
+from bot.digest.figures import VersionMark, WeekPoint
+from bot.figures_text import day_text, share_percent
 
 WIDTH_IN, HEIGHT_IN, DPI = 8.0, 4.5, 100
-_LINE, _BARS = "#1f5fa8", "#c9ccd1"
+_LINE, _BARS, _MARK = "#1f5fa8", "#c9ccd1", "#6b4fa0"
+ALT_TEXT = 1000  # Slack's limit on a file's alt_txt
 
 
-def digest_chart(history: list[WeekPoint], *, queue: str) -> bytes:
-    """A PNG of ``history`` (oldest week first) for ``queue``'s digest thread."""
+def digest_chart(
+    history: list[WeekPoint], *, queue: str, marks: Sequence[VersionMark] = ()
+) -> bytes:
+    """A PNG of ``history`` (oldest week first) for ``queue``'s digest thread, with the
+    versions made current marked at their week."""
     if not history:
         raise ValueError("history must hold at least one week")
     x = np.arange(len(history))
@@ -78,6 +88,7 @@ def digest_chart(history: list[WeekPoint], *, queue: str) -> bytes:
             color="#555555",
             parse_math=False,
         )
+    _mark_versions(accuracy, marks)
     accuracy.yaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=0))
     accuracy.set_ylabel("accuracy of automatic decisions", fontsize=11)
     accuracy.set_xticks(x, [day_text(w.start) for w in history])
@@ -94,6 +105,70 @@ def digest_chart(history: list[WeekPoint], *, queue: str) -> bytes:
     out = io.BytesIO()
     fig.savefig(out, format="png", dpi=DPI)
     return out.getvalue()
+
+
+def _mark_versions(axes: Any, marks: Sequence[VersionMark]) -> None:
+    """A dashed line at each week a version was made current, named at the top."""
+    by_week: dict[int, list[str]] = {}
+    for mark in marks:
+        name = f"↩ {mark.version}" if mark.rollback else mark.version
+        by_week.setdefault(mark.week, []).append(name)
+    top = blended_transform_factory(axes.transData, axes.transAxes)
+    for week, names in sorted(by_week.items()):
+        axes.axvline(week, color=_MARK, ls="--", lw=1, alpha=0.7, zorder=0)
+        label = names[0] if len(names) == 1 else f"{names[0]} … {names[-1]}"
+        axes.text(
+            week + 0.08,
+            0.98,
+            label,
+            transform=top,
+            rotation=90,
+            va="top",
+            ha="left",
+            fontsize=9,
+            color=_MARK,
+            parse_math=False,
+        )
+
+
+def chart_alt_text(
+    history: Sequence[WeekPoint], marks: Sequence[VersionMark], *, queue: str
+) -> str:
+    """The chart in words: the weeks it covers, where accuracy started and ended, the busiest
+    week, and each version made current."""
+    if not history:
+        return f"{queue}: no weeks to chart"
+    first, last = history[0].start, history[-1].start
+    measured = [w for w in history if w.automatic_accuracy.value is not None]
+    parts = [
+        f"Chart of {queue} over {len(history)} weeks ({day_text(first)} to {day_text(last)}):"
+        " weekly accuracy of automatic decisions as a line with its 95% interval, answers"
+        " per week as bars."
+    ]
+    if measured:
+        start, end = measured[0], measured[-1]
+        parts.append(
+            f"Accuracy {share_percent(start.automatic_accuracy.value or 0.0)}% in the week of"
+            f" {day_text(start.start)}, {share_percent(end.automatic_accuracy.value or 0.0)}%"
+            f" in the week of {day_text(end.start)}; measured in {len(measured)} of"
+            f" {len(history)} weeks."
+        )
+    else:
+        parts.append("Accuracy not measured: no audit answers in these weeks.")
+    busiest = max(history, key=lambda w: w.answered)
+    parts.append(
+        f"Most answers: {busiest.answered:,} in the week of {day_text(busiest.start)}."
+        if busiest.answered
+        else "No answers in these weeks."
+    )
+    for mark in marks:
+        verb = "Rolled back to" if mark.rollback else "Promoted"
+        week = history[mark.week].start if 0 <= mark.week < len(history) else None
+        parts.append(
+            f"{verb} {mark.version}" + (f" in the week of {day_text(week)}." if week else ".")
+        )
+    text = " ".join(parts)
+    return text if len(text) <= ALT_TEXT else text[: ALT_TEXT - 1] + "…"
 
 
 def _share(value: float | None) -> float:

@@ -16,6 +16,8 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from bot.config import QueueConfig
+from bot.digest.segments import SegmentFigure, segment_figures
+from bot.masking import Masking
 from models.estimates import (
     AuditAnswer,
     Estimate,
@@ -27,6 +29,7 @@ from models.estimates import (
 from models.gate import primary_metric
 from storage import digest_data
 from storage.registry import current_version
+from storage.segment_data import segment_rows
 
 WEEK = timedelta(days=7)
 HISTORY_WEEKS = 12
@@ -81,6 +84,15 @@ class PeriodFigures:
 
 
 @dataclass(frozen=True)
+class VersionMark:
+    """A version made current in a week of the chart: promoted, or rolled back to."""
+
+    week: int  # index in ``history``
+    version: str
+    rollback: bool
+
+
+@dataclass(frozen=True)
 class WeekPoint:
     """One week of the chart's history."""
 
@@ -107,6 +119,11 @@ class DigestFigures:
     oldest_waiting: datetime | None
     #: ``HISTORY_WEEKS`` weeks, oldest first, the last one being ``this_week``.
     history: list[WeekPoint]
+    #: Per segment name of the queue's ``segments``, over the ``history`` weeks (one week holds
+    #: too few audits per segment): ``bot.digest.segments``.
+    segments: dict[str, list[SegmentFigure]] = field(default_factory=dict)
+    #: Versions made current in the ``history`` weeks, marked on the chart at their week.
+    marks: list[VersionMark] = field(default_factory=list)
 
 
 def digest_figures(*, session: Session, queue: QueueConfig, now: datetime) -> DigestFigures:
@@ -181,7 +198,26 @@ def digest_figures(*, session: Session, queue: QueueConfig, now: datetime) -> Di
             WeekPoint(start=bounds[w], automatic_accuracy=accuracy[w], answered=answered.get(w, 0))
             for w in range(HISTORY_WEEKS)
         ],
+        segments=_segments(session, queue, since=bounds[0], until=bounds[-1]),
+        marks=[
+            VersionMark(digest_data.week_index(e.at, bounds), e.version, e.rollback)
+            for e in digest_data.version_events(
+                session=session, queue=queue.name, start=bounds[0], end=bounds[-1]
+            )
+        ],
     )
+
+
+def _segments(
+    session: Session, queue: QueueConfig, *, since: datetime, until: datetime
+) -> dict[str, list[SegmentFigure]]:
+    if not queue.segments:
+        return {}
+    rows = segment_rows(
+        session=session, queue=queue.name, names=queue.segments, since=since, until=until
+    )
+    masking = Masking.of(queue.mask_fields, queue.mask_patterns)
+    return segment_figures(rows, queue.segments, masking=masking)
 
 
 def _percentile(sorted_values: list[float], q: float) -> float | None:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from bot.digest.figures import DigestFigures
 from bot.digest.sections import digest_sections, headline, previous_text, subtitle
 
 
-def digest_plain_text(figures: DigestFigures) -> str:
+def digest_plain_text(figures: DigestFigures, names: Mapping[str, str] | None = None) -> str:
     """The same digest as plain lines for a terminal (``hitl digest --dry-run``)."""
     lines = [headline(figures), subtitle(figures)]
-    for section in digest_sections(figures):
+    for section in digest_sections(figures, names):
         lines.append("")
         if section.title:
             lines.append(section.title)

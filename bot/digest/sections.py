@@ -10,12 +10,14 @@ to be unmeasured, never shown as 0%; percents, intervals, durations and dates ar
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
 from bot import mrkdwn
 from bot.digest.figures import DigestFigures, PeriodFigures, VersionChange
-from bot.figures_text import day_text, estimate_text, human_duration, period_text
+from bot.digest.segments import SegmentFigure
+from bot.figures_text import day_text, estimate_text, human_duration, period_text, whole_percent
 
 Layout = Literal["fields", "stacked", "inline"]
 
@@ -29,8 +31,9 @@ _VERSION, _REASON, _METRIC = 80, 300, 60
 class Row:
     """One figure: this week's value and, where it has one, the value of the 7 days before.
 
-    All text is plain (not escaped); ``user`` is the Slack user id a row is about (then also
-    its label): a mention in Slack, the id in a terminal.
+    All text is plain (not escaped); ``user`` is the Slack user id a row is about, whose
+    name (or id, when it has none) is the label: named, never mentioned, so a weekly digest
+    pings nobody.
     """
 
     label: str
@@ -55,8 +58,11 @@ class DigestSection:
     more: int = 0
 
 
-def digest_sections(figures: DigestFigures) -> list[DigestSection]:
-    """What the digest says, in order: the one place that words the figures."""
+def digest_sections(
+    figures: DigestFigures, names: Mapping[str, str] | None = None
+) -> list[DigestSection]:
+    """What the digest says, in order: the one place that words the figures. ``names``: user
+    id → name (``bot.digest.names``); ids without one show as they are."""
     this, last = figures.this_week, figures.last_week
     sections: list[DigestSection] = []
     if figures.new_queue:
@@ -77,7 +83,9 @@ def digest_sections(figures: DigestFigures) -> list[DigestSection]:
     else:
         sections += [_items(this, last), _answers(figures), _quality(figures)]
         if this.answers_by_reviewer:
-            sections.append(_reviewers(this, last))
+            sections.append(_reviewers(this, last, names or {}))
+    if figures.segments and not figures.new_queue:
+        sections.append(_segments(figures.segments))
     if this.versions:
         sections.append(_versions(this.versions))
     return sections
@@ -164,11 +172,11 @@ def _kappa_word(kappa: float) -> str:
     return "substantial" if kappa <= 0.8 else "almost perfect"
 
 
-def _reviewers(this: PeriodFigures, last: PeriodFigures) -> DigestSection:
+def _reviewers(this: PeriodFigures, last: PeriodFigures, names: Mapping[str, str]) -> DigestSection:
     ranked = sorted(this.answers_by_reviewer.items(), key=lambda kv: (-kv[1], kv[0]))
     rows = tuple(
         Row(
-            clean(user, 64),
+            clean(names.get(user, user), 64),
             f"{count:,}",
             f"{last.answers_by_reviewer.get(user, 0):,}",
             user=clean(user, 64),
@@ -178,6 +186,40 @@ def _reviewers(this: PeriodFigures, last: PeriodFigures) -> DigestSection:
     return DigestSection(
         "Answers per reviewer", rows, layout="inline", more=len(ranked) - len(rows)
     )
+
+
+def _segments(segments: dict[str, list[SegmentFigure]]) -> DigestSection:
+    """Segments worse than the rest first, one line each ("purpose = small_business: 88%
+    (81–93%) vs 97% elsewhere"), then every segment's figures."""
+    everything = [f for figures in segments.values() for f in figures]
+    rows = [
+        Row(
+            f"⚠️ {_segment(f)}",
+            f"{_whole(f.accuracy.value)} ({_whole(f.accuracy.low).rstrip('%')}"
+            f"–{_whole(f.accuracy.high)})"
+            f" vs {_whole(f.elsewhere.value)} elsewhere",
+        )
+        for f in everything
+        if f.flagged
+    ]
+    for f in everything:
+        accuracy = estimate_text(f.accuracy, unmeasured="not measured (no audit answers)")
+        corrected = estimate_text(f.corrected, unmeasured="no answers")
+        rows.append(
+            Row(
+                _segment(f),
+                f"automatic decisions right {accuracy}; answers correcting the model {corrected}",
+            )
+        )
+    return DigestSection("Segments, last 12 weeks", tuple(rows), layout="inline")
+
+
+def _segment(f: SegmentFigure) -> str:
+    return f"{clean(f.name, _METRIC)} = {clean(f.label, _METRIC)}"
+
+
+def _whole(share: float | None) -> str:
+    return "?" if share is None else whole_percent(share)
 
 
 def _versions(changes: list[VersionChange]) -> DigestSection:

@@ -23,8 +23,9 @@ from slack_sdk.http_retry.builtin_handlers import (
 from bot.config import QueueConfig
 from bot.context import AppContext
 from bot.digest.blocks import digest_message
-from bot.digest.chart import digest_chart
+from bot.digest.chart import chart_alt_text, digest_chart
 from bot.digest.figures import DigestFigures, digest_figures
+from bot.digest.names import display_names
 from bot.digest.plain_text import digest_plain_text
 from bot.errors import HitlError, slack_error
 
@@ -63,9 +64,10 @@ def send_digest(ctx: AppContext, queue: QueueConfig, *, now: datetime | None = N
             f"queue {queue.name!r} has no digest destination: set digest = {{ channel = ... }}"
         )
     figures = figures_now(ctx, queue, now)
-    text, blocks = digest_message(figures)
-    chart = digest_chart(figures.history, queue=queue.name)
     client = _patient(ctx.client)
+    names = display_names(client, _people(figures))
+    text, blocks = digest_message(figures, names)
+    chart = digest_chart(figures.history, queue=queue.name, marks=figures.marks)
     destinations = [queue.digest.channel] if queue.digest.channel else []
     destinations += queue.digest.users
     posts, problems = [], []
@@ -88,6 +90,7 @@ def send_digest(ctx: AppContext, queue: QueueConfig, *, now: datetime | None = N
                 file=chart,
                 filename=chart_filename(figures),
                 title=f"{queue.name}: accuracy and review volume, last 12 weeks",
+                alt_txt=chart_alt_text(figures.history, figures.marks, queue=queue.name),
             )
         except SlackClientError as exc:
             problems.append(f"{destination}: chart not uploaded ({_slack_error(exc)})")
@@ -103,8 +106,13 @@ def dry_run(
     """The digest as terminal text, and the chart written to ``chart_dir``; nothing is posted."""
     figures = figures_now(ctx, queue, now)
     path = chart_dir / chart_filename(figures)
-    path.write_bytes(digest_chart(figures.history, queue=queue.name))
+    path.write_bytes(digest_chart(figures.history, queue=queue.name, marks=figures.marks))
     return digest_plain_text(figures), path
+
+
+def _people(figures: DigestFigures) -> list[str]:
+    """The user ids the digest names."""
+    return [*figures.this_week.answers_by_reviewer, *figures.last_week.answers_by_reviewer]
 
 
 def chart_filename(figures: DigestFigures) -> str:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from bot.config import QueueConfig
 from bot.digest.figures import digest_figures
+from bot.digest.segments import segment_figures, segments_json
 from models.estimates import (
     AuditAnswer,
     Estimate,
@@ -27,6 +28,7 @@ from models.estimates import (
     reviewer_accuracy,
 )
 from storage.overview import queue_overviews
+from storage.segment_data import segment_rows
 from storage.stats_data import active_votes_by_item, audit_answers, outcome_labels
 
 
@@ -68,6 +70,9 @@ def queue_stats(
         for user, estimate in reviewer_accuracy(flat, outcomes).items()
         if estimate != Estimate.unmeasured()
     }
+    if queue.segments:
+        rows = segment_rows(session=session, queue=queue.name, names=queue.segments)
+        figures["segments"] = segments_json(segment_figures(rows, queue.segments))
     if not weekly:
         return figures
     digest = asdict(digest_figures(session=session, queue=queue, now=now or datetime.now(UTC)))

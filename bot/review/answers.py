@@ -13,7 +13,8 @@ from slack_sdk.errors import SlackApiError
 
 from bot.config import QueueConfig
 from bot.context import AppContext
-from bot.review.cards import render
+from bot.review.blocks import ReviewCard
+from bot.review.cards import card_for, render
 from storage.items import get_item_by_pk
 from storage.reviews import (
     ActiveVote,
@@ -32,6 +33,14 @@ def queue_of(ctx: AppContext, item_pk: int) -> QueueConfig:
     with ctx.sessions.begin() as session:
         item = get_item_by_pk(session=session, item_pk=item_pk)
         return ctx.config.queue(item.queue)
+
+
+def item_card(ctx: AppContext, item_pk: int) -> ReviewCard:
+    """The item as a card shows it (formatted, masked, hidden fields left out): for the note
+    modal's title and the "Show all fields" modal."""
+    with ctx.sessions.begin() as session:
+        item = get_item_by_pk(session=session, item_pk=item_pk)
+        return card_for(item, ctx.config.queue(item.queue))
 
 
 def vote(

@@ -18,7 +18,7 @@ The item's fields are laid out by ``bot.review.card_sections``, the buttons by
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,14 +28,12 @@ from bot import mrkdwn
 from bot.figures_text import whole_percent
 from bot.mrkdwn import escape_and_truncate, mention
 from bot.review.buttons import undo_button, vote_elements
-from bot.review.card_sections import display, field_sections, quoted, section
+from bot.review.card_sections import item_sections, section
+from bot.review.card_view import CardView, InputWarning, WhyItem
 
 _LABEL = 60  # a label inside a sentence
 _ITEM_ID = 200
 _MODEL_VERSION = 100
-_FIELDS_BUDGET, _CONTEXT_BUDGET = 3000, 1000  # characters of all fields of each kind
-_FIELD_SECTIONS, _CONTEXT_SECTIONS = 15, 5  # ≤ 10 fields each; with ≤ 8 other blocks, ≤ 28
-_CUSTOMER, _REPLY = 1000, 2000
 _VOTES_TEXT = 1200
 _FALLBACK = 300  # Slack's limit is far higher, but this is a notification line
 _HEADER = 150
@@ -58,6 +56,11 @@ class ReviewCard:
     context: Mapping[str, str | float | int]
     text: str | None = None  # text queue: the bot reply being rated (else features["text"])
     customer_message: str | None = None  # text queue (else context["customer_message"])
+    # The item's part (bot.review.card_sections): why, warnings, how fields show, the link.
+    explanation: tuple[WhyItem, ...] = ()
+    warnings: tuple[InputWarning, ...] = ()
+    view: CardView = field(default_factory=CardView)
+    link_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -126,25 +129,12 @@ def answered_message(
 
 
 def _item_blocks(card: ReviewCard) -> list[Block]:
-    """Header, prediction summary, text-queue quotes, fields and context: shared by both states."""
+    """Header, prediction summary, then the item (``item_sections``): shared by both states."""
     title = escape_and_truncate(f"{card.queue} · {card.item_id}", _HEADER)
     # emoji=False: an id such as "t:b:1" must not turn ":b:" into an emoji.
     blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=title, emoji=False))]
     blocks.append(section(_summary(card)))
-    features: Mapping[str, object] = card.features
-    context: Mapping[str, object] = card.context
-    if card.kind == "text":
-        reply = card.text if card.text is not None else card.features.get("text")
-        customer = card.customer_message
-        if customer is None and "customer_message" in card.context:
-            customer = str(card.context["customer_message"])
-        if customer is not None:
-            blocks.append(section(quoted("Customer wrote", customer, _CUSTOMER)))
-        blocks.append(section(quoted("Bot replied", display(reply), _REPLY)))
-        features = {k: v for k, v in features.items() if k != "text"}
-        context = {k: v for k, v in context.items() if k != "customer_message"}
-    blocks += field_sections("Fields", features, _FIELD_SECTIONS, _FIELDS_BUDGET)
-    blocks += field_sections("Context", context, _CONTEXT_SECTIONS, _CONTEXT_BUDGET)
+    blocks += item_sections(card)
     return blocks
 
 

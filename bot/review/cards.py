@@ -1,15 +1,53 @@
-"""Rendering a stored item as a Slack message: storage rows in, ``bot.review.blocks`` output out."""
+"""Rendering a stored item as a Slack message: storage rows in, ``bot.review.blocks`` output out.
+
+The card is masked here (``bot.masking``) as far as its texts go as they are: the item's id, the
+reply and the customer's message. Field values are masked by the block builders, after they are
+formatted (``bot.review.card_sections``).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from bot.config import QueueConfig
+from bot.masking import Masking
 from bot.review.blocks import Resolution, ReviewCard, Vote, answered_message, review_message
+from bot.review.card_view import CUSTOMER_MESSAGE, CardView, InputWarning, WhyItem
+from bot.review.item_actions import item_link
 from storage.reviews import ActiveVote
 from storage.tables import Item
 
 METADATA_EVENT_TYPE = "hitl_review_item"
+
+
+def masking_of(queue: QueueConfig) -> Masking:
+    return Masking.of(queue.mask_fields, queue.mask_patterns)
+
+
+def view_of(queue: QueueConfig) -> CardView:
+    """The queue's config keys about the card, as the block builders take them."""
+    return CardView(
+        fields=queue.fields,
+        hide=frozenset(queue.hide_fields),
+        formats=dict(queue.format),
+        link=queue.link,
+        masking=masking_of(queue),
+    )
+
+
+def why_items(explanation: list[dict[str, Any]] | None) -> tuple[WhyItem, ...]:
+    return tuple(
+        WhyItem(str(c["feature"]), c.get("value"), float(c["contribution"]))
+        for c in explanation or ()
+    )
+
+
+def input_warnings(warnings: list[dict[str, Any]] | None) -> tuple[InputWarning, ...]:
+    return tuple(
+        InputWarning(str(w["code"]), tuple(str(f) for f in w.get("fields") or ()))
+        for w in warnings or ()
+    )
 
 
 def card_for(item: Item, queue: QueueConfig) -> ReviewCard:
@@ -17,11 +55,16 @@ def card_for(item: Item, queue: QueueConfig) -> ReviewCard:
     assert prediction is not None, "only scored items are shown"
     payload = item.payload
     context = dict(item.context)
+    view = view_of(queue)
+    masking = view.masking
+    text = payload.get("text")
+    if CUSTOMER_MESSAGE in context and isinstance(context[CUSTOMER_MESSAGE], str):
+        context[CUSTOMER_MESSAGE] = masking.text(context[CUSTOMER_MESSAGE])
     return ReviewCard(
         queue=queue.name,
         kind=queue.kind,
         item_pk=item.id,
-        item_id=item.external_id,
+        item_id=masking.text(item.external_id),
         labels=queue.labels,
         predicted=prediction.label,
         confidence=prediction.confidence,
@@ -29,7 +72,11 @@ def card_for(item: Item, queue: QueueConfig) -> ReviewCard:
         model_version=prediction.model_version.version,
         features=payload.get("features") or {},
         context=context,
-        text=payload.get("text"),  # the customer's message, if any, is in the context
+        text=masking.text(text) if isinstance(text, str) else None,
+        explanation=why_items(prediction.explanation),
+        warnings=input_warnings(prediction.warnings),
+        view=view,
+        link_url=item_link(queue.link, item_id=item.external_id, context=dict(item.context)),
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -17,10 +17,14 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.config import QueueConfig
 from bot.context import AppContext
-from models.pipelines import score
+from bot.review.inputs import Warning, config_warnings, item_warnings, reject_errors
+from bot.review.scoring import assess, feature_schema_of, route_of
+from models.pipelines import input_problems
 from models.registry import load_current
-from models.routing import decide_route, review_priority
+from models.routing import review_priority
+from storage.context_keys import known_context_keys, remember_context_keys
 from storage.items import NewItem, add_items, existing_items
+from storage.registry import current_version
 from storage.tables import Item
 
 MAX_ITEMS = 1000
@@ -109,25 +113,48 @@ class Scored:
     confidence: float
     route: str
     model_version: str
+    #: ``{"code", "fields", "message"}`` about the item's inputs (``bot.review.inputs``).
+    warnings: tuple[Warning, ...] = ()
+    #: Scored by this call (False: stored by an earlier one and answered as stored).
+    new: bool = field(default=False, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        """The contract's answer; ``warnings`` only on an item that has some, so an ordinary
+        answer keeps exactly the shape producers parse."""
+        answer: dict[str, Any] = {
             "id": self.id,
             "label": self.label,
             "confidence": self.confidence,
             "route": self.route,
             "model_version": self.model_version,
         }
+        if self.warnings:
+            answer["warnings"] = list(self.warnings)
+        return answer
+
+
+def warning_counts(answers: Sequence[Scored]) -> dict[str, int]:
+    """Warnings of the items scored by this call, by code: what a metrics counter adds up
+    (items answered as stored were counted when they were scored)."""
+    counts: dict[str, int] = {}
+    for answer in answers:
+        if answer.new:
+            for warning in answer.warnings:
+                counts[warning["code"]] = counts.get(warning["code"], 0) + 1
+    return counts
 
 
 def _payload(item: ItemIn, kind: str) -> dict[str, Any]:
     return {"features": item.features} if kind == "tabular" else {"text": item.text}
 
 
-def _answer(item: Item) -> Scored:
+def _answer(item: Item, *, new: bool) -> Scored:
     p = item.prediction
     assert p is not None
-    return Scored(item.external_id, p.label, p.confidence, p.route, p.model_version.version)
+    warnings = tuple(p.warnings or ())
+    return Scored(
+        item.external_id, p.label, p.confidence, p.route, p.model_version.version, warnings, new
+    )
 
 
 def ingest(ctx: AppContext, *, queue: QueueConfig, items: Sequence[ItemIn]) -> list[Scored]:
@@ -151,26 +178,30 @@ def _ingest_once(ctx: AppContext, *, queue: QueueConfig, items: Sequence[ItemIn]
         if fresh:
             version, pipeline = load_current(session=session, queue=queue.name)
             payloads = [_payload(item, queue.kind) for item in fresh.values()]
-            predictions = score(pipeline, queue.kind, payloads)
+            assessed = assess(queue, version, pipeline, payloads)
+            if queue.missing_features == "reject":
+                index_of: dict[str, int] = {}
+                for index, item in enumerate(items):
+                    index_of.setdefault(item.id, index)
+                errors = reject_errors(list(fresh), [a.warnings for a in assessed], index_of)
+                if errors:
+                    raise BatchError(errors)  # the transaction rolls back: nothing is stored
             new_items = []
             with _rng_lock:
-                for item, payload, p in zip(fresh.values(), payloads, predictions, strict=True):
-                    decision = decide_route(
-                        p.confidence,
-                        review_below=queue.review_below,
-                        audit_rate=queue.audit_rate,
-                        rng=ctx.rng,
-                    )
+                for item, payload, a in zip(fresh.values(), payloads, assessed, strict=True):
+                    decision = route_of(queue, a, ctx.rng)
                     new_items.append(
                         NewItem(
                             external_id=item.id,
                             payload=payload,
                             context=dict(item.context),
-                            label=p.label,
-                            confidence=p.confidence,
+                            label=a.label,
+                            confidence=a.confidence,
                             route=decision.route,
                             audit_probability=decision.audit_probability,
-                            priority=priority_for(queue, payload, p.confidence),
+                            priority=priority_for(queue, payload, a.confidence),
+                            explanation=a.explanation,
+                            warnings=a.warnings,
                         )
                     )
             stored = add_items(
@@ -180,11 +211,45 @@ def _ingest_once(ctx: AppContext, *, queue: QueueConfig, items: Sequence[ItemIn]
                 model_version_id=version.id,
                 items=new_items,
             )
-        by_id = {**known, **{item.external_id: item for item in stored}}
-        answers = [_answer(by_id[i]) for i in ids]
+            remember_context_keys(
+                session=session,
+                queue=queue.name,
+                names={name for item in fresh.values() for name in item.context},
+            )
+        answers = [_answer(item, new=False) for item in known.values()]
+        answers += [_answer(item, new=True) for item in stored]
+        by_id = {answer.id: answer for answer in answers}
+        answers = [by_id[i] for i in ids]
     if any(a.route != "auto" for a in answers):
         ctx.wake_delivery.set()
     return answers
+
+
+def input_errors(ctx: AppContext, *, queue: QueueConfig, items: Sequence[ItemIn]) -> list[dict]:
+    """With ``missing_features = "reject"``, the errors ``ingest`` would answer for ``items``:
+    lets `hitl ingest` check every batch of a file before it stores any."""
+    if queue.missing_features != "reject" or queue.kind != "tabular":
+        return []
+    with ctx.sessions.begin() as session:
+        version = current_version(session=session, queue=queue.name)
+        schema = feature_schema_of(version) if version is not None else None
+    if schema is None:
+        return []
+    payloads = [_payload(item, queue.kind) for item in items]
+    warnings = [item_warnings(p) for p in input_problems(queue.kind, schema, payloads)]
+    index_of = {item.id: i for i, item in reversed(list(enumerate(items)))}
+    return reject_errors([item.id for item in items], warnings, index_of)
+
+
+def queue_warnings(ctx: AppContext, *, queue: QueueConfig) -> list[Warning]:
+    """Warnings about the queue's config rather than an item (``bot.review.inputs``): names
+    that match neither an input of the current model nor any context seen so far."""
+    with ctx.sessions.begin() as session:
+        version = current_version(session=session, queue=queue.name)
+        if version is None:
+            return []
+        seen = known_context_keys(session=session, queue=queue.name)
+        return config_warnings(queue, feature_schema_of(version), seen)
 
 
 def priority_for(queue: QueueConfig, payload: dict[str, Any], confidence: float) -> float:

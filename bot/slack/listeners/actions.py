@@ -17,7 +17,9 @@ from bot.review.buttons import (
     VOTE_ACTION_PATTERN,
     parse_vote_value,
 )
+from bot.review.card_sections import fields_modal
 from bot.review.cards import card_votes
+from bot.review.item_actions import LINK_ACTION_ID, SHOW_FIELDS_ACTION_ID
 from bot.review.notes import note_modal
 from bot.review.replies import (
     already_answered_text,
@@ -121,8 +123,31 @@ def register(app: App, ctx: AppContext, directory: ReviewerDirectory) -> None:
         if not _may_answer(body, queue, body["user"]["id"]):  # notes are answers too
             _tell(body, client, respond, not_a_reviewer_text(queue.name))
             return
-        client.views_open(trigger_id=body["trigger_id"], view=note_modal(item_pk))
+        card = answers.item_card(ctx, item_pk)
+        view = note_modal(item_pk, queue=card.queue, item_id=card.item_id)
+        client.views_open(trigger_id=body["trigger_id"], view=view)
+
+    def on_show_fields(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
+    ) -> None:
+        ack()
+        card = answers.item_card(ctx, int(action["value"]))
+        where = _where(body)
+        queue = ctx.config.queue(card.queue)
+        # The fields are the card's own: shown to whoever can see the card, i.e. someone in the
+        # queue's channel, or a reviewer of the queue (`/hitl next` copies).
+        if (where is None or where[0] != queue.channel) and not directory.may_answer(
+            queue, body["user"]["id"]
+        ):
+            _tell(body, client, respond, not_a_reviewer_text(queue.name))
+            return
+        client.views_open(trigger_id=body["trigger_id"], view=fields_modal(card))
+
+    def on_link(ack: Ack) -> None:
+        ack()  # Slack opens the URL itself; the click still reaches the app and wants an ack
 
     app.action(VOTE_ACTION_PATTERN)(on_vote)
+    app.action(SHOW_FIELDS_ACTION_ID)(on_show_fields)
+    app.action(LINK_ACTION_ID)(on_link)
     app.action(UNDO_ACTION_ID)(on_undo)
     app.action(NOTE_ACTION_ID)(on_note)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -9,9 +10,17 @@ from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot.context import AppContext
+from bot.review.cards import masking_of
 from bot.review.reviewers import ReviewerDirectory
 from bot.slack.home import WAITING_SHOWN, HomeData, QueueCard, accuracy_from_tallies, home_view
-from storage.home_data import answers_of, audit_tallies, queue_backlogs, waiting_for
+from storage.home_data import (
+    AnswerSummary,
+    Waiting,
+    answers_of,
+    audit_tallies,
+    queue_backlogs,
+    waiting_for,
+)
 
 ANSWERS_DAYS = 7
 
@@ -50,7 +59,23 @@ def load_home(
         )
         for q in queues
     ]
+    waiting, answers = _masked(ctx, waiting, answers)
     return HomeData(user_id, now, waiting, answers, ANSWERS_DAYS, cards)
+
+
+def _masked(
+    ctx: AppContext, waiting: Waiting, answers: AnswerSummary
+) -> tuple[Waiting, AnswerSummary]:
+    """Item ids as cards show them: masked by each queue's ``mask_patterns``."""
+    masks = {name: masking_of(q) for name, q in ctx.config.queues.items()}
+
+    def shown(queue: str, item_id: str) -> str:
+        masking = masks.get(queue)
+        return masking.text(item_id) if masking is not None else item_id
+
+    items = [replace(i, item_id=shown(i.queue, i.item_id)) for i in waiting.items]
+    recent = [replace(a, item_id=shown(a.queue, a.item_id)) for a in answers.recent]
+    return replace(waiting, items=items), replace(answers, recent=recent)
 
 
 def register(app: App, ctx: AppContext, directory: ReviewerDirectory) -> None:

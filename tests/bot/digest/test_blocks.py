@@ -119,7 +119,7 @@ def assert_within_slack_limits(text: str, blocks: Blocks) -> None:
 
 
 def test_names_the_queue_and_period_and_shows_the_figures() -> None:
-    text, blocks = digest_message(make_figures())
+    text, blocks = digest_message(make_figures(), {"U0ALICE": "Alice Martin"})
     assert text == "Weekly digest of fraud, 20–27 Nov 2026"
     assert blocks[0] == {
         "type": "header",
@@ -141,9 +141,11 @@ def test_names_the_queue_and_period_and_shows_the_figures() -> None:
         "98.9% (95% CI 97.1–99.6%, n=52)\n_prev. 97.0% (95% CI 93.0–98.8%, n=48)_",
         "72.0% (95% CI 60.1–81.5%, n=50)\n_prev. 65.0% (95% CI 50.0–78.0%, n=40)_",
         "0.82 Fleiss' kappa, almost perfect (41 items)\n_prev. 0.55 Fleiss' kappa, moderate",
-        "<@U0ALICE>: 120 (prev. 90)\n<@U0BOB>: 81 (prev. 0)",
+        # named (U0BOB has no name: the id), never mentioned: a weekly digest pings nobody
+        "*Alice Martin*: 120 (prev. 90)\n*U0BOB*: 81 (prev. 0)",
     ]:
         assert expected in body
+    assert not MENTION.search(body)
     assert "Model versions" not in body  # no version decided this week
 
 
@@ -253,9 +255,9 @@ def test_a_multi_vote_queue_without_complete_items_says_not_measured() -> None:
 def test_reviewers_are_capped_most_answers_first() -> None:
     reviewers = {f"U{n:04d}": n for n in range(1, 201)}
     output = shown(make_figures(this_week=period(0, answers_by_reviewer=reviewers)))
-    assert "<@U0200>: 200 (prev. 0)" in output
-    assert f"<@U{201 - MAX_REVIEWERS:04d}>" in output
-    assert f"<@U{200 - MAX_REVIEWERS:04d}>" not in output
+    assert "*U0200*: 200 (prev. 0)" in output
+    assert f"*U{201 - MAX_REVIEWERS:04d}*" in output
+    assert f"*U{200 - MAX_REVIEWERS:04d}*" not in output
     assert f"_…and {200 - MAX_REVIEWERS} more_" in output
 
 
@@ -266,13 +268,13 @@ def test_hostile_text_is_escaped_everywhere() -> None:
         model_version=EVIL,
         this_week=period(0, versions=[change], answers_by_reviewer={EVIL: 3, "U0ALICE": 2}),
     )
-    text, blocks = digest_message(figures)
+    text, blocks = digest_message(figures, {"U0ALICE": "<@U0EVIL> Alice"})
     for shown_text in [text, *texts(blocks)]:
-        without_mentions = MENTION.sub("", shown_text)
-        assert "<" not in without_mentions and ">" not in without_mentions, shown_text
+        assert "<" not in shown_text and ">" not in shown_text, shown_text
         assert not BARE_AMPERSAND.search(shown_text), shown_text
     assert "&lt;!channel&gt;" in "".join(texts(blocks))
-    assert MENTION.findall(json.dumps(blocks)) == ["<@U0ALICE>"]
+    assert "&lt;@U0EVIL&gt; Alice" in "".join(texts(blocks))  # a name is text, escaped
+    assert MENTION.findall(json.dumps(blocks)) == []
 
 
 def test_newlines_and_control_characters_in_a_reason_stay_on_one_line() -> None:

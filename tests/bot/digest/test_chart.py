@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from matplotlib.image import imread
 
-from bot.digest.chart import DPI, HEIGHT_IN, WIDTH_IN, digest_chart
-from bot.digest.figures import HISTORY_WEEKS, WEEK, WeekPoint
+from bot.digest.chart import DPI, HEIGHT_IN, WIDTH_IN, chart_alt_text, digest_chart
+from bot.digest.figures import HISTORY_WEEKS, WEEK, VersionMark, WeekPoint
 from models.estimates import Estimate
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -103,3 +103,39 @@ def test_charts_drawn_at_once_in_threads_do_not_mix() -> None:
 def test_empty_history_is_refused() -> None:
     with pytest.raises(ValueError, match="at least one week"):
         digest_chart([], queue="fraud")
+
+
+MARK_RGB = np.array([0x6B, 0x4F, 0xA0])  # the version marks' colour in bot/digest/chart.py
+
+
+def mark_columns(image: np.ndarray) -> set[int]:
+    rgb = image[..., :3] * 255
+    close = np.abs(rgb - MARK_RGB).sum(axis=2) < 40
+    return set(np.nonzero(close)[1].tolist())
+
+
+def test_promotions_and_rollbacks_are_marked_at_their_week() -> None:
+    history = [week(n, MEASURED, answered=80) for n in range(HISTORY_WEEKS)]
+    plain = decode(digest_chart(history, queue="fraud"))
+    assert not mark_columns(plain)
+    marks = [VersionMark(3, "fraud-v2", False), VersionMark(9, "fraud-v1", True)]
+    marked = decode(digest_chart(history, queue="fraud", marks=marks))
+    columns = sorted(mark_columns(marked))
+    assert columns and columns[0] < WIDTH * 0.45 < WIDTH * 0.55 < columns[-1]  # weeks 3 and 9
+
+
+def test_alt_text_says_what_the_chart_shows() -> None:
+    history = [week(n, answered=10 * n) for n in range(HISTORY_WEEKS)]
+    history[2] = week(2, Estimate(0.9, 0.8, 0.95, 40), answered=20)
+    history[10] = week(10, Estimate(0.985, 0.96, 0.995, 60), answered=100)
+    marks = [VersionMark(4, "fraud-v2", False), VersionMark(8, "fraud-v1", True)]
+    text = chart_alt_text(history, marks, queue="fraud")
+    assert text.startswith("Chart of fraud over 12 weeks (7 Sep to 23 Nov)")
+    assert "Accuracy 90.0% in the week of 21 Sep, 98.5% in the week of 16 Nov" in text
+    assert "measured in 2 of 12 weeks" in text
+    assert "Most answers: 110 in the week of 23 Nov." in text
+    assert (
+        "Promoted fraud-v2 in the week of 5 Oct. Rolled back to fraud-v1 in the week of 2 Nov"
+        in text
+    )
+    assert len(text) <= 1000

@@ -12,6 +12,7 @@ import pytest
 
 from bot.review.blocks import Resolution, ReviewCard, Vote, answered_message, review_message
 from bot.review.buttons import VOTE_ACTION_PATTERN, parse_vote_value
+from bot.review.card_view import CardView
 from bot.review.replies import (
     already_answered_text,
     not_a_reviewer_text,
@@ -67,7 +68,8 @@ def text_objects(node: Any) -> list[dict[str, Any]]:
         return [t for child in node for t in text_objects(child)]
     if not isinstance(node, dict):
         return []
-    found = [node] if node.get("type") in ("mrkdwn", "plain_text") else []
+    # "text": the text elements of rich text blocks.
+    found = [node] if node.get("type") in ("mrkdwn", "plain_text", "text") else []
     return found + [t for value in node.values() for t in text_objects(value)]
 
 
@@ -112,6 +114,8 @@ def check_limits(fallback: str, blocks: Blocks) -> None:
                     for option in element["options"]:
                         assert 1 <= units(option["text"]["text"]) <= 75
                         assert units(option["value"]) <= 150
+        elif kind == "rich_text":
+            assert block["elements"]
         else:
             pytest.fail(f"unexpected block type {kind}")
     # The undocumented cumulative limit (msg_blocks_too_long) is near 12,000 characters.
@@ -226,22 +230,39 @@ def test_limits_hold_for_huge_items(message: str, kind: str, n_labels: int, shap
         resolution = Resolution(votes=votes, resolved_label=card.labels[0], votes_required=25)
         fallback, blocks = answered_message(card, resolution, now=T0)
     check_limits(fallback, blocks)
-    # Every field is either shown or counted in "…and N more fields".
+    # Every field is either shown or counted on the "Show all fields (N more)" button.
     dump = json.dumps(blocks, ensure_ascii=False)
     shown = sum(len(b.get("fields", [])) for b in blocks)
-    hidden = sum(int(n) for n in re.findall(r"…and (\d+) more fields?", dump))
+    hidden = sum(int(n) for n in re.findall(r"Show all fields \((\d+) more\)", dump))
     assert shown > 0
     assert shown + hidden == len(card.features) + len(card.context)
 
 
-def test_fields_beyond_ten_go_to_more_sections() -> None:
+def test_fields_beyond_ten_are_folded_behind_show_all_fields() -> None:
     card = make_card(features={f"f{i}": i for i in range(25)}, context={})
     _, blocks = review_message(card)
     sections = [b for b in blocks if "fields" in b]
-    assert [len(b["fields"]) for b in sections] == [10, 10, 5]
+    assert [len(b["fields"]) for b in sections] == [10]
     assert sections[0]["text"]["text"] == "*Fields*"
     assert sections[0]["fields"][3]["text"] == "*f3*\n3"
-    assert "more field" not in json.dumps(blocks)
+    [show] = [
+        e
+        for b in blocks
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["action_id"] == "hitl_show_fields"
+    ]
+    assert show["text"]["text"] == "Show all fields (15 more)" and show["value"] == "42"
+
+
+def test_every_configured_field_shows_even_past_ten() -> None:
+    names = [f"f{i}" for i in range(25)]
+    card = make_card(
+        features={name: 1 for name in names}, context={}, view=CardView(fields=tuple(names[:12]))
+    )
+    _, blocks = review_message(card)
+    assert [len(b["fields"]) for b in blocks if "fields" in b] == [10, 2]
+    assert "Show all fields (13 more)" in json.dumps(blocks)
 
 
 def test_context_fields_have_their_own_heading() -> None:
