@@ -72,6 +72,7 @@ def mark_posted(*, session: Session, message_id: int, ts: str) -> None:
     row.ts = ts
     row.posted_at = utcnow()
     row.last_error = None
+    row.unclear_since = None
     # An answer cannot come before the post, but a resolved item may be re-posted after a
     # restart: keep it resolved.
     row.state = "resolved" if row.item.resolved_at is not None else "posted"
@@ -82,6 +83,14 @@ def mark_retry(*, session: Session, message_id: int, error: str, delay: timedelt
     row.state = "waiting"
     row.last_error = error
     row.next_attempt_at = utcnow() + delay
+
+
+def mark_unclear(*, session: Session, message_id: int) -> None:
+    """The last post ended without a clear answer (a timeout, a 5xx): Slack may have posted it.
+    Keep the earliest such claim time: the channel is searched from there before posting again."""
+    row = session.get_one(ReviewMessage, message_id)
+    if row.unclear_since is None:
+        row.unclear_since = row.claimed_at or utcnow()
 
 
 def mark_failed(*, session: Session, message_id: int, error: str) -> None:
