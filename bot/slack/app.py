@@ -9,12 +9,16 @@ from slack_bolt import App, BoltResponse
 
 from bot.context import AppContext
 from bot.errors import HitlError
+from bot.review.retry import RetryPolicy
 from bot.slack.listeners import register_listeners
 
 logger = logging.getLogger(__name__)
 
 
-def build_bolt_app(ctx: AppContext, *, signing_secret: str) -> App:
+def build_bolt_app(
+    ctx: AppContext, *, signing_secret: str, db_retry: RetryPolicy | None = None
+) -> App:
+    """``db_retry``: how long a click's write rides out a database hiccup (tests shorten it)."""
     app = App(
         client=ctx.client,
         signing_secret=signing_secret,
@@ -40,5 +44,5 @@ def build_bolt_app(ctx: AppContext, *, signing_secret: str) -> App:
                 logger.exception("could not tell %s about the failure", user)
         return None
 
-    register_listeners(app, ctx)
+    register_listeners(app, ctx, db_retry=db_retry)
     return app

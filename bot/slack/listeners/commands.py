@@ -26,6 +26,7 @@ from bot.schedule.jobs import retrain_queue
 from bot.slack.command_texts import UsageError, next_intro, parse_command, stats_text, usage_text
 from models.errors import ModelError
 from storage.home_data import waiting_for
+from storage.private_cards import remember_private_card
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +66,9 @@ def register(app: App, ctx: AppContext, directory: ReviewerDirectory) -> None:
             respond(text=f"Nothing is waiting for your answer in {where}. 🎉")
             return
         item = waiting.items[0]
+        with ctx.sessions.begin() as session:
+            # A click on this private card will count for this item, for this person only.
+            remember_private_card(session=session, user_id=user, item_pk=item.item_pk)
         text, blocks = answers.render_current(ctx, item.item_pk)
         respond(
             text=text,

@@ -1,0 +1,127 @@
+"""The real web app of `hitl serve` in-process (FastAPI + Bolt, its deliverer run by hand), a
+real database and the Slack stand-in; Slack's side signs its requests like Slack."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from bot.api.app import build_web_app
+from bot.context import AppContext
+from bot.review.delivery import Deliverer
+from bot.review.ingest import ingest, parse_batch
+from bot.review.retry import RetryPolicy
+from bot.runtime import build_context
+from bot.settings import Settings
+from bot.slack.app import build_bolt_app
+from bot.slack_standin.clicks import block_actions_payload, find_action, interactive_body, sign
+from bot.slack_standin.server import SlackStandin
+from storage.db import make_engine, make_sessionmaker
+from storage.tables import Item
+from tests.factories import items_for, make_config, seed_model
+
+SIGNING_SECRET = "live-app-signing-secret"
+API_TOKEN = "live-app-api-token"
+
+
+@dataclass
+class LiveApp:
+    ctx: AppContext
+    http: TestClient
+    standin: SlackStandin
+
+    def post_items(self, queue: str, items: list[dict[str, Any]]) -> httpx.Response:
+        return self.http.post(
+            f"/v1/queues/{queue}/items",
+            json={"items": items},
+            headers={"Authorization": f"Bearer {API_TOKEN}"},
+        )
+
+    def ingest(self, queue: str, n: int, *, prefix: str = "t") -> list[str]:
+        config = self.ctx.config.queue(queue)
+        batch = parse_batch({"items": items_for(n, prefix=prefix)}, queue=config)
+        return [a.id for a in ingest(self.ctx, queue=config, items=batch)]
+
+    def deliver(self) -> None:
+        Deliverer(self.ctx).run_once()
+
+    def item_pk(self, queue: str, external_id: str) -> int:
+        with self.ctx.sessions.begin() as session:
+            return int(
+                session.scalar(
+                    select(Item.id).where(Item.queue == queue, Item.external_id == external_id)
+                )
+            )
+
+    def message_of(self, channel: str, external_id: str) -> dict[str, Any]:
+        for message in self.standin.messages(channel):
+            payload = (message.get("metadata") or {}).get("event_payload") or {}
+            if payload.get("item_id") == external_id:
+                return message
+        raise LookupError(f"no message for {external_id} in {channel}")
+
+    def send(self, body: str, content_type: str = "application/x-www-form-urlencoded") -> Any:
+        headers = {**sign(body, signing_secret=SIGNING_SECRET), "Content-Type": content_type}
+        return self.http.post("/slack/events", content=body, headers=headers)
+
+    def click(
+        self,
+        *,
+        user: str,
+        channel: str,
+        message: dict[str, Any],
+        predicate: Any,
+        value: str | None = None,
+        action_ts: str | None = None,
+    ) -> Any:
+        """A signed click on an element of ``message``; ``value`` replaces the element's value
+        (what a forged click would carry)."""
+        action = find_action(message, predicate)
+        if value is not None:
+            action = {**action, "value": value}
+        payload = block_actions_payload(
+            user_id=user, channel=channel, message=message, action=action, action_ts=action_ts
+        )
+        return self.send(interactive_body(payload))
+
+
+@contextmanager
+def live_app(
+    database_url: str,
+    *,
+    queues: dict[str, dict[str, Any]],
+    db_retry: RetryPolicy | None = None,
+    sqlite_busy_timeout_ms: int | None = None,
+    app_database_url: str | None = None,
+) -> Iterator[LiveApp]:
+    """``app_database_url``: where the app reaches the database (a proxy), when not directly."""
+    with SlackStandin() as standin:
+        ctx = build_context(
+            Settings(database_url=database_url, hitl_api_token=API_TOKEN),
+            config=make_config(**queues),
+            token=standin.bot_token,
+            api_url=standin.api_url,
+            seed=0,
+        )
+        for name, fields in queues.items():
+            if fields.get("kind", "tabular") == "tabular":
+                seed_model(ctx.sessions, name)
+        if app_database_url is not None or sqlite_busy_timeout_ms is not None:
+            ctx.engine.dispose()
+            extra = (
+                {"sqlite_busy_timeout_ms": sqlite_busy_timeout_ms} if sqlite_busy_timeout_ms else {}
+            )
+            ctx.engine = make_engine(app_database_url or database_url, **extra)
+            ctx.sessions = make_sessionmaker(ctx.engine)
+        bolt = build_bolt_app(ctx, signing_secret=SIGNING_SECRET, db_retry=db_retry)
+        try:
+            with TestClient(build_web_app(ctx, bolt)) as http:
+                yield LiveApp(ctx=ctx, http=http, standin=standin)
+        finally:
+            ctx.engine.dispose()
