@@ -20,7 +20,14 @@ from bot.review.retry import RetryPolicy
 from bot.runtime import build_context
 from bot.settings import Settings
 from bot.slack.app import build_bolt_app
-from bot.slack_standin.clicks import block_actions_payload, find_action, interactive_body, sign
+from bot.slack_standin.clicks import (
+    block_actions_payload,
+    find_action,
+    form_body,
+    interactive_body,
+    sign,
+    slash_command_payload,
+)
 from bot.slack_standin.server import SlackStandin
 from storage.db import make_engine, make_sessionmaker
 from storage.tables import Item
@@ -88,6 +95,46 @@ class LiveApp:
         payload = block_actions_payload(
             user_id=user, channel=channel, message=message, action=action, action_ts=action_ts
         )
+        return self.send(interactive_body(payload))
+
+    def command(self, *, text: str, user: str, channel: str, key: str) -> Any:
+        """`/hitl TEXT`, answered through the stand-in's response_url sink ``key``."""
+        fields = slash_command_payload(
+            command="/hitl",
+            text=text,
+            user_id=user,
+            channel_id=channel,
+            response_url=self.standin.response_url(key),
+        )
+        return self.send(form_body(fields))
+
+    def responses(self, key: str) -> list[Any]:
+        return [c for c in self.standin.calls_to("response_url") if c.path.endswith(f"/{key}")]
+
+    def click_private(
+        self,
+        *,
+        user: str,
+        channel: str,
+        blocks: list[dict[str, Any]],
+        predicate: Any,
+        key: str,
+        value: str | None = None,
+    ) -> Any:
+        """A signed click on a private (ephemeral) card, as `/hitl next` shows: Slack marks the
+        container ``is_ephemeral`` and sends no ``message``."""
+        action = find_action({"blocks": blocks}, predicate)
+        if value is not None:
+            action = {**action, "value": value}
+        payload = block_actions_payload(
+            user_id=user,
+            channel=channel,
+            message={"ts": "1700000000.000001", "blocks": blocks},
+            action=action,
+            response_url=self.standin.response_url(key),
+        )
+        payload["container"]["is_ephemeral"] = True
+        del payload["message"]
         return self.send(interactive_body(payload))
 
 
