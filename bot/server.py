@@ -63,7 +63,9 @@ def serve(settings: Settings, *, socket_mode: bool = False, host: str = "0.0.0.0
         worker.start()
         stack.callback(worker.join)
         stack.callback(stop.set)
-        web = build_web_app(ctx, bolt, delivery_alive=lambda: deliverer.alive)
+        web = build_web_app(
+            ctx, bolt, delivery_alive=lambda: deliverer.alive, signing_secret=signing_secret or ""
+        )
 
         if socket_mode:
             from slack_bolt.adapter.socket_mode import SocketModeHandler

@@ -65,6 +65,10 @@ async def json_body(request: Request) -> Any:
             raise HTTPException(413, f"body over {MAX_BODY_BYTES} bytes")
     try:
         return json.loads(body)
+    except RecursionError:
+        raise HTTPException(
+            422, [{"loc": ["body"], "msg": "nested too deeply", "type": "json_invalid"}]
+        ) from None
     except ValueError as exc:
         raise HTTPException(
             422, [{"loc": ["body"], "msg": f"not valid JSON: {exc}", "type": "json_invalid"}]
@@ -90,6 +94,8 @@ def build_api() -> APIRouter:
     # `:path`: producer ids may hold a slash ("order/2024/7"), percent-encoded in the URL.
     @router.get("/queues/{queue}/items/{item_id:path}")
     def get_one(queue: QueueDep, item_id: str, ctx: CtxDep) -> dict[str, Any]:
+        if "\x00" in item_id or len(item_id) > 255:  # no stored id looks like that
+            raise HTTPException(404, f"no item {item_id[:100]!r} in queue {queue.name!r}")
         with ctx.sessions.begin() as session:
             try:
                 item = get_item(session=session, queue=queue.name, external_id=item_id)

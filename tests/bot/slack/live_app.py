@@ -3,12 +3,15 @@ real database and the Slack stand-in; Slack's side signs its requests like Slack
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -42,6 +45,7 @@ class LiveApp:
     ctx: AppContext
     http: TestClient
     standin: SlackStandin
+    web: Any = None  # the ASGI app, to serve it over a real socket (``over_http``)
 
     def post_items(self, queue: str, items: list[dict[str, Any]]) -> httpx.Response:
         return self.http.post(
@@ -168,7 +172,30 @@ def live_app(
             ctx.sessions = make_sessionmaker(ctx.engine)
         bolt = build_bolt_app(ctx, signing_secret=SIGNING_SECRET, db_retry=db_retry)
         try:
-            with TestClient(build_web_app(ctx, bolt)) as http:
-                yield LiveApp(ctx=ctx, http=http, standin=standin)
+            web = build_web_app(ctx, bolt)
+            with TestClient(web) as http:
+                yield LiveApp(ctx=ctx, http=http, standin=standin, web=web)
         finally:
             ctx.engine.dispose()
+
+
+@contextmanager
+def over_http(web: Any) -> Iterator[tuple[str, int]]:
+    """``web`` served by uvicorn on 127.0.0.1 in a thread, as `hitl serve` serves it; yields
+    (host, port). Unlike TestClient, a real socket shows whether a connection survives."""
+    server = uvicorn.Server(
+        uvicorn.Config(web, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield "127.0.0.1", port
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
