@@ -11,10 +11,12 @@ from fastapi.responses import JSONResponse
 from slack_bolt import App
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.api.body_limit import BodyLimit
 from bot.api.errors import add_error_handlers
 from bot.api.metrics import render_metrics
+from bot.api.model_health import ModelProblems
 from bot.api.routes import build_api
 from bot.api.slack_requests import SlackRequestProblem, check_slack_request
 from bot.context import AppContext
@@ -38,6 +40,7 @@ def build_web_app(
     secret = signing_secret if signing_secret is not None else str(bolt._signing_secret)
     web = FastAPI(title="hitl-review-bot", version="1")
     web.state.ctx = ctx
+    web.state.model_problems = model_problems = ModelProblems()
     web.add_middleware(BodyLimit, limits={SLACK_PATH: SLACK_MAX_BODY_BYTES})
     add_error_handlers(web)
     web.include_router(build_api())
@@ -62,6 +65,8 @@ def build_web_app(
 
     @web.get("/healthz")
     def healthz() -> Response:
+        """200 "ok", or 503 with one line per problem: the database, the schema, a queue whose
+        model cannot be loaded, the deliverer."""
         problems = []
         try:
             with ctx.engine.connect() as conn:
@@ -70,6 +75,11 @@ def build_web_app(
                 problems.append("database schema is not up to date (run `hitl db upgrade`)")
         except Exception as exc:
             problems.append(f"database unreachable: {type(exc).__name__}")
+        if not problems:  # the models live in the database
+            try:
+                problems += model_problems.check(ctx)
+            except SQLAlchemyError as exc:
+                problems.append(f"database unreachable: {type(exc).__name__}")
         if not delivery_alive():
             problems.append("delivery is failing (see the logs)")
         status = 503 if problems else 200

@@ -16,7 +16,7 @@ from bot.digest.stats import queue_stats
 from bot.errors import UnknownQueue
 from bot.review.ingest import BatchError, ingest, parse_batch
 from bot.review.outcomes import OutcomeError, parse_outcomes, record_outcomes
-from models.errors import ModelNotTrained
+from models.errors import ArtifactIntegrityError, ModelNotTrained
 from storage.errors import ItemNotFound
 from storage.items import get_item
 
@@ -89,6 +89,10 @@ def build_api() -> APIRouter:
             raise HTTPException(422, exc.errors) from None
         except ModelNotTrained as exc:
             raise HTTPException(409, str(exc)) from None
+        except ArtifactIntegrityError as exc:  # stored bytes refused: nothing can be scored
+            request.app.state.model_problems.note(queue.name, str(exc))
+            raise HTTPException(503, f"queue {queue.name!r}: {exc}") from None
+        request.app.state.model_problems.note(queue.name, None)
         return JSONResponse({"items": [a.as_dict() for a in answers]})
 
     # `:path`: producer ids may hold a slash ("order/2024/7"), percent-encoded in the URL.
