@@ -61,6 +61,12 @@ def build_web_app(
             logger.warning("Slack request refused, Bolt could not read it: %r", exc)
             detail = f"a Slack request this app cannot read ({type(exc).__name__})"
             return JSONResponse({"detail": detail}, status_code=400)
+        if bolt_response.status >= 500:
+            # Bolt answers 500 when one of its middlewares fails on a payload it cannot read
+            # (listeners acknowledge first, so their own failures are told to the clicker).
+            logger.warning("Slack request refused: Bolt answered %s", bolt_response.status)
+            detail = "a Slack request this app cannot read"
+            return JSONResponse({"detail": detail}, status_code=400)
         return to_starlette_response(bolt_response)
 
     @web.get("/healthz")

@@ -101,7 +101,18 @@ def _json_object(text: str, what: str) -> dict[str, Any]:
 # Fields Slack sends as objects (or, for some, a bare id) wherever they appear, and that Bolt
 # and the listeners read into; checked at the top level and in the objects Bolt looks inside.
 _OBJECT_OR_ID = ("user", "team", "enterprise", "channel")
-_OBJECT = ("container", "view", "message", "previous_message", "event", "item", "state")
+_OBJECT = (
+    "container",
+    "view",
+    "message",
+    "previous_message",
+    "event",
+    "item",
+    "state",
+    "function",
+    "context",
+    "tokens",
+)
 _NESTED = ("event", "message", "previous_message", "item")
 _STRINGS = ("type", "user_id", "team_id", "channel_id", "enterprise_id", "command", "text")
 _MAX_DEPTH = 64
@@ -122,8 +133,8 @@ def shape_problem(payload: dict[str, Any], where: str = "", depth: int = 0) -> s
             return f"{where}{key} must be an object"
         if "id" in value and not isinstance(value["id"], str):
             return f"{where}{key}.id must be a string"
-    for key in _OBJECT:
-        if key in payload and not isinstance(payload[key], dict | None):
+    for key in _OBJECT:  # Bolt reads these with .get(key, {}): null is not absent
+        if key in payload and not isinstance(payload[key], dict):
             return f"{where}{key} must be an object"
     authorizations = payload.get("authorizations")
     if authorizations is not None:
