@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from storage.tables import Item, Prediction, ReviewMessage, utcnow
@@ -65,6 +65,22 @@ def claim_batch(
         claimed.extend(rows)
     session.flush()
     return claimed
+
+
+def renew_claim(*, session: Session, message_id: int, attempt: int) -> bool:
+    """Whether this deliverer still owns its claim of the message (attempt ``attempt``), renewed
+    to now if so. Asked right before posting: a claim another process recovered as stale
+    (state reset, or claimed again with a new attempt number) must not be posted by both."""
+    renewed = session.execute(
+        update(ReviewMessage)
+        .where(
+            ReviewMessage.id == message_id,
+            ReviewMessage.state == "sending",
+            ReviewMessage.attempts == attempt,
+        )
+        .values(claimed_at=utcnow())
+    )
+    return bool(renewed.rowcount)  # type: ignore[attr-defined]
 
 
 def mark_posted(*, session: Session, message_id: int, ts: str) -> None:

@@ -50,7 +50,9 @@ PERMANENT_ERRORS = frozenset(
         "missing_scope",
     }
 )
-STALE_CLAIM = timedelta(seconds=60)
+# A claim is renewed right before its post, and a post takes at most the client's timeout
+# (10 s): a claim this old belongs to a deliverer that died.
+STALE_CLAIM = timedelta(seconds=30)
 # Slack stamps a message with its own clock: look a little before our claim time.
 CLOCK_SKEW_SECONDS = 5.0
 
@@ -67,6 +69,7 @@ class Post:
     blocks: list[dict]
     metadata: dict[str, object]
     unclear_since: datetime | None  # a post of unknown outcome was tried from then on
+    attempt: int  # the claim's attempt number: whether the claim is still ours
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,7 @@ class PostResult:
     retry_after: float | None = None  # seconds, when Slack rate-limited us
     permanent: bool = False
     unclear: bool = False  # no clear answer (timeout, 5xx): Slack may have posted it
+    not_ours: bool = False  # recovered by another deliverer meanwhile: not posted, not ours
 
 
 def _without_retries(client: WebClient) -> WebClient:
@@ -92,9 +96,17 @@ def _without_retries(client: WebClient) -> WebClient:
 
 
 class Deliverer:
-    def __init__(self, ctx: AppContext, *, threads: int = 4, batch: int = 50) -> None:
+    def __init__(
+        self,
+        ctx: AppContext,
+        *,
+        threads: int = 4,
+        batch: int = 50,
+        stale_after: timedelta = STALE_CLAIM,
+    ) -> None:
         self.ctx = ctx
         self.batch = batch
+        self.stale_after = stale_after
         self._client = _without_retries(ctx.client)
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="deliver")
         self._paused_until = 0.0
@@ -108,7 +120,7 @@ class Deliverer:
                 if pause > 0:
                     stop.wait(pause)
                     continue
-                if time.monotonic() - self._last_recovery > STALE_CLAIM.total_seconds() / 2:
+                if time.monotonic() - self._last_recovery > self.stale_after.total_seconds() / 2:
                     self.recover_stale_claims()
                 if self.run_once() == 0:
                     self.ctx.wake_delivery.wait(idle_poll)
@@ -151,6 +163,7 @@ class Deliverer:
             blocks=blocks,
             metadata=metadata_for(message.item),
             unclear_since=message.unclear_since,
+            attempt=message.attempts,
         )
 
     def _look_for_earlier_posts(self, posts: list[Post]) -> dict[int, PostResult]:
@@ -190,6 +203,9 @@ class Deliverer:
 
     def _post(self, post: Post) -> PostResult:
         message_id = post.message_id
+        with self.ctx.sessions.begin() as session:
+            if not outbox.renew_claim(session=session, message_id=message_id, attempt=post.attempt):
+                return PostResult(message_id, not_ours=True)
         try:
             response = self._client.chat_postMessage(
                 channel=post.channel,
@@ -215,6 +231,8 @@ class Deliverer:
     def _record(self, results: list[PostResult]) -> None:
         with self.ctx.sessions.begin() as session:
             for r in results:
+                if r.not_ours:
+                    continue
                 if r.ts is not None:
                     outbox.mark_posted(session=session, message_id=r.message_id, ts=r.ts)
                     continue
@@ -253,7 +271,7 @@ class Deliverer:
         """
         self._last_recovery = time.monotonic()
         with self.ctx.sessions.begin() as session:
-            stale = outbox.stale_claims(session=session, older_than=STALE_CLAIM)
+            stale = outbox.stale_claims(session=session, older_than=self.stale_after)
             for row in stale:
                 row.unclear_since = row.unclear_since or row.claimed_at
                 row.state = "waiting"

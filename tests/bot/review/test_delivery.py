@@ -4,6 +4,7 @@ exactly once, whatever Slack answers (late, not at all, 5xx after posting) and a
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -142,3 +143,22 @@ def test_a_deliverer_that_died_mid_post_is_finished_without_a_second_post(ctx, s
     [row] = stored(ctx)
     assert (row.state, row.ts) == ("posted", ts)
     assert standin.calls_to("chat.postMessage") == []
+
+
+def test_a_claim_another_deliverer_recovered_is_not_posted_by_both(ctx, standin):
+    """A slow deliverer (one thread, Slack answering each post in 0.3 s) still holds claims it
+    has not reached when a second deliverer takes them as stale: each item is posted once."""
+    ids = ingest_items(ctx, 8)
+    standin.fail_next("chat.postMessage", status=200, delay=0.3, times=8)
+    slow = Deliverer(ctx, threads=1, batch=8)
+    other = Deliverer(ctx, stale_after=timedelta(seconds=1))
+    thread = threading.Thread(target=slow.run_once)
+    thread.start()
+    try:
+        time.sleep(1.6)  # the slow one is at its sixth post at most; its last claims are old
+        assert other.recover_stale_claims() >= 2
+        other.run_once()
+    finally:
+        thread.join(timeout=20)
+    deliver_until_posted(ctx, 8)
+    assert posted_item_ids(standin) == sorted(ids)
