@@ -16,5 +16,5 @@ def register_listeners(app: App, ctx: AppContext, *, db_retry: RetryPolicy | Non
     after = AfterAck(db_retry or RetryPolicy())
     actions.register(app, ctx, directory, after)
     views.register(app, ctx, after)
-    events.register(app, ctx, directory)
-    commands.register(app, ctx, directory)
+    events.register(app, ctx, directory, after)
+    commands.register(app, ctx, directory, after)

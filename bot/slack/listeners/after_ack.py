@@ -1,10 +1,11 @@
-"""The work of a click after its ``ack()``: on a pool of its own, with database retries.
+"""The work of a listener after its ``ack()``: on a pool of its own, with database retries.
 
 Bolt runs listeners on a pool of five threads and answers Slack once ``ack()`` is called, but a
 listener still occupies its thread until it returns. A click whose write waits out a database
-hiccup (a minute, see ``bot.review.retry``) would hold one of those threads, and five such
-clicks would hold back the ``ack()`` of every later request past Slack's three seconds. So each
-listener acknowledges, then hands its work here.
+hiccup (a minute, see ``bot.review.retry``), a `/hitl retrain` of a minute, or five App Homes
+being built would hold those threads, and the ``ack()`` of every later request would wait past
+Slack's three seconds (Bolt then answers 404). So each listener acknowledges, then hands its
+work here.
 
 This is also the edge where a click's failure is told to the person who clicked: a refusal as
 it is, a database that stayed away as "nothing was recorded", anything else logged.
@@ -39,9 +40,10 @@ def is_ephemeral(body: dict[str, Any]) -> bool:
 
 
 def tell(body: dict[str, Any], client: WebClient, respond: Respond, text: str) -> None:
-    """A notice only the clicker sees. A click on an ephemeral copy (`/hitl next`) may come
-    from a channel the bot is not in, so the notice goes through the click's response_url."""
-    if is_ephemeral(body):
+    """A notice only the clicker sees. A click on an ephemeral copy (`/hitl next`) or a slash
+    command may come from a channel the bot is not in, so the notice goes through the
+    response_url; an event has nobody to tell."""
+    if is_ephemeral(body) or body.get("command"):
         respond(text=text, response_type="ephemeral", replace_original=False)
         return
     user = (body.get("user") or {}).get("id")
