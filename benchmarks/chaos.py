@@ -529,7 +529,10 @@ def main() -> None:
     parser.add_argument(
         "--postgres", metavar="URL", default=os.environ.get("HITL_TEST_POSTGRES_URL")
     )
-    parser.add_argument("--only", nargs="*", help="scenario names to run (default: all)")
+    parser.add_argument(
+        "--only", nargs="*", choices=["slack", "kill", "fuzz", "clicks"], help="default: all"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the logs (prints where)")
     args = parser.parse_args()
     items = 200 if args.quick else 1000
     fuzzed = 1000 if args.quick else 10_000
@@ -537,8 +540,11 @@ def main() -> None:
     kinds = ["sqlite"] + (["postgresql"] if args.postgres else [])
     rows: list[Row] = []
     t0 = time.monotonic()
+    keep = tempfile.mkdtemp(prefix="hitl-chaos-") if args.keep else None
     with tempfile.TemporaryDirectory() as tmp_name, SlackStandin() as standin:
-        tmp = Path(tmp_name)
+        tmp = Path(keep or tmp_name)
+        if keep:
+            print(f"logs in {keep}", file=sys.stderr)
         standin.add_channel(CHANNEL, "review")
         plan: list[tuple[str, str, Callable[[str], Row]]] = []
         for kind in kinds:

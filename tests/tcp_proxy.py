@@ -92,4 +92,8 @@ def _reset(sock: socket.socket) -> None:
         # linger on, 0 s: close sends a reset, as a cut network or a killed server does
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     with contextlib.suppress(OSError):
+        # Wakes the pump blocked in recv on it (close alone would not, and the connection
+        # would stay up until that recv returned): both ends see the connection end now.
+        sock.shutdown(socket.SHUT_RDWR)
+    with contextlib.suppress(OSError):
         sock.close()
