@@ -9,16 +9,15 @@ from slack_bolt import App, BoltResponse
 
 from bot.context import AppContext
 from bot.errors import HitlError
-from bot.review.retry import RetryPolicy
 from bot.slack.listeners import register_listeners
+from bot.slack.listeners.after_ack import AfterAck
 
 logger = logging.getLogger(__name__)
 
 
-def build_bolt_app(
-    ctx: AppContext, *, signing_secret: str, db_retry: RetryPolicy | None = None
-) -> App:
-    """``db_retry``: how long a click's write rides out a database hiccup (tests shorten it)."""
+def build_bolt_app(ctx: AppContext, *, signing_secret: str, after: AfterAck | None = None) -> App:
+    """``after``: where listeners' work runs after their ack, and how long its database writes
+    ride out a hiccup (by default a minute; tests pass their own, and wait for it at the end)."""
     app = App(
         client=ctx.client,
         signing_secret=signing_secret,
@@ -44,5 +43,5 @@ def build_bolt_app(
                 logger.exception("could not tell %s about the failure", user)
         return None
 
-    register_listeners(app, ctx, db_retry=db_retry)
+    register_listeners(app, ctx, after=after)
     return app

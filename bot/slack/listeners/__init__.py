@@ -5,15 +5,14 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.context import AppContext
-from bot.review.retry import RetryPolicy
 from bot.review.reviewers import ReviewerDirectory
 from bot.slack.listeners import actions, commands, events, views
 from bot.slack.listeners.after_ack import AfterAck
 
 
-def register_listeners(app: App, ctx: AppContext, *, db_retry: RetryPolicy | None = None) -> None:
+def register_listeners(app: App, ctx: AppContext, *, after: AfterAck | None = None) -> None:
     directory = ReviewerDirectory(ctx.client)
-    after = AfterAck(db_retry or RetryPolicy())
+    after = after or AfterAck()
     actions.register(app, ctx, directory, after)
     views.register(app, ctx, after)
     events.register(app, ctx, directory, after)

@@ -55,14 +55,19 @@ def tell(body: dict[str, Any], client: WebClient, respond: Respond, text: str) -
 class AfterAck:
     """Runs click work off Bolt's threads and retries its database calls (``retry``)."""
 
-    def __init__(self, policy: RetryPolicy, *, workers: int = 16) -> None:
-        self.policy = policy
+    def __init__(self, policy: RetryPolicy | None = None, *, workers: int = 16) -> None:
+        """``policy``: how long a database write rides out a hiccup (tests shorten it)."""
+        self.policy = policy or RetryPolicy()
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="after-ack")
 
     def retry(
         self, work: Callable[[], T], *, what: str, on_retry: Callable[[], None] | None = None
     ) -> T:
         return with_retries(work, policy=self.policy, what=what, on_retry=on_retry)
+
+    def shutdown(self) -> None:
+        """Wait for the work already handed over (a process stopping, a test ending)."""
+        self._pool.shutdown(wait=True)
 
     def submit(
         self,

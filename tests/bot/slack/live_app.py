@@ -23,6 +23,7 @@ from bot.review.retry import RetryPolicy
 from bot.runtime import build_context
 from bot.settings import Settings
 from bot.slack.app import build_bolt_app
+from bot.slack.listeners.after_ack import AfterAck
 from bot.slack_standin.clicks import (
     block_actions_payload,
     find_action,
@@ -170,12 +171,14 @@ def live_app(
             )
             ctx.engine = make_engine(app_database_url or database_url, **extra)
             ctx.sessions = make_sessionmaker(ctx.engine)
-        bolt = build_bolt_app(ctx, signing_secret=SIGNING_SECRET, db_retry=db_retry)
+        after = AfterAck(db_retry)
+        bolt = build_bolt_app(ctx, signing_secret=SIGNING_SECRET, after=after)
         try:
             web = build_web_app(ctx, bolt)
             with TestClient(web) as http:
                 yield LiveApp(ctx=ctx, http=http, standin=standin, web=web)
         finally:
+            after.shutdown()  # the work of the test's last clicks, before Slack goes away
             ctx.engine.dispose()
 
 
