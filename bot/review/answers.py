@@ -28,12 +28,6 @@ from storage.tables import Item, Review, utcnow
 logger = logging.getLogger(__name__)
 
 
-def queue_of(ctx: AppContext, item_pk: int) -> QueueConfig:
-    with ctx.sessions.begin() as session:
-        item = get_item_by_pk(session=session, item_pk=item_pk)
-        return ctx.config.queue(item.queue)
-
-
 def vote(
     ctx: AppContext,
     *,
