@@ -87,7 +87,11 @@ def serve(
         stack.callback(worker.join)
         stack.callback(stop.set)
         web = build_web_app(
-            ctx, bolt, delivery_alive=lambda: deliverer.alive, standin_url=standin_url
+            ctx,
+            bolt,
+            delivery_alive=lambda: deliverer.alive,
+            standin_url=standin_url,
+            signing_secret=signing_secret or "",
         )
 
         if socket_mode:

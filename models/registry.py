@@ -16,7 +16,7 @@ from sklearn.pipeline import Pipeline
 from sqlalchemy.orm import Session
 
 from models.artifacts import dump_pipeline, load_pipeline, sha256_hex
-from models.errors import ModelNotTrained
+from models.errors import ArtifactIntegrityError, ModelNotTrained
 from storage.registry import add_version, current_version
 from storage.tables import ModelVersion
 
@@ -31,7 +31,12 @@ def pipeline_of(version: ModelVersion) -> Pipeline:
         if version.sha256 in _cache:
             _cache.move_to_end(version.sha256)
             return _cache[version.sha256]
-    pipeline = load_pipeline(version.artifact, expected_sha256=version.sha256)
+    try:
+        pipeline = load_pipeline(version.artifact, expected_sha256=version.sha256)
+    except ArtifactIntegrityError as exc:  # say which model: the caller may serve many
+        raise ArtifactIntegrityError(
+            f"model {version.version} of queue {version.queue!r} cannot be loaded: {exc}"
+        ) from exc
     with _cache_lock:
         _cache[version.sha256] = pipeline
         while len(_cache) > _CACHE_SIZE:

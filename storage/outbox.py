@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from storage.tables import Item, Prediction, ReviewMessage, utcnow
@@ -67,11 +67,28 @@ def claim_batch(
     return claimed
 
 
+def renew_claim(*, session: Session, message_id: int, attempt: int) -> bool:
+    """Whether this deliverer still owns its claim of the message (attempt ``attempt``), renewed
+    to now if so. Asked right before posting: a claim another process recovered as stale
+    (state reset, or claimed again with a new attempt number) must not be posted by both."""
+    renewed = session.execute(
+        update(ReviewMessage)
+        .where(
+            ReviewMessage.id == message_id,
+            ReviewMessage.state == "sending",
+            ReviewMessage.attempts == attempt,
+        )
+        .values(claimed_at=utcnow())
+    )
+    return bool(renewed.rowcount)  # type: ignore[attr-defined]
+
+
 def mark_posted(*, session: Session, message_id: int, ts: str) -> None:
     row = session.get_one(ReviewMessage, message_id)
     row.ts = ts
     row.posted_at = utcnow()
     row.last_error = None
+    row.unclear_since = None
     # An answer cannot come before the post, but a resolved item may be re-posted after a
     # restart: keep it resolved.
     row.state = "resolved" if row.item.resolved_at is not None else "posted"
@@ -82,6 +99,14 @@ def mark_retry(*, session: Session, message_id: int, error: str, delay: timedelt
     row.state = "waiting"
     row.last_error = error
     row.next_attempt_at = utcnow() + delay
+
+
+def mark_unclear(*, session: Session, message_id: int) -> None:
+    """The last post ended without a clear answer (a timeout, a 5xx): Slack may have posted it.
+    Keep the earliest such claim time: the channel is searched from there before posting again."""
+    row = session.get_one(ReviewMessage, message_id)
+    if row.unclear_since is None:
+        row.unclear_since = row.claimed_at or utcnow()
 
 
 def mark_failed(*, session: Session, message_id: int, error: str) -> None:

@@ -123,6 +123,9 @@ class ReviewMessage(Base):
     resolved_at: Mapped[datetime | None]
     reminded_at: Mapped[datetime | None]
     escalated_at: Mapped[datetime | None]
+    # Set when a post ended without a clear answer (timeout, 5xx): Slack may have posted it, so
+    # the channel is searched for the message (by its metadata) before it is posted again.
+    unclear_since: Mapped[datetime | None]
 
     item: Mapped[Item] = relationship(back_populates="message")
 
@@ -219,3 +222,28 @@ class ClockLease(Base):
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     holder: Mapped[str] = mapped_column(String(64))
     expires_at: Mapped[datetime]
+
+
+class JobRun(Base):
+    """One scheduled run of a `hitl clock` job: a (job, slot) pair is claimed once, so a weekly
+    digest or a scheduled retrain runs once per slot even if two clocks overlap."""
+
+    __tablename__ = "job_runs"
+
+    job: Mapped[str] = mapped_column(String(128), primary_key=True)
+    slot: Mapped[datetime] = mapped_column(primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PrivateCard(Base):
+    """An item `/hitl next` showed to someone as a private (ephemeral) card: a click on such a
+    card counts only for that item and that person (Slack keeps no copy we could look up)."""
+
+    __tablename__ = "private_cards"
+
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("items.id", ondelete="CASCADE"), primary_key=True
+    )
+    shown_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -17,7 +17,7 @@ from bot.errors import UnknownQueue
 from bot.instruments import MISSING_FEATURE_WARNINGS
 from bot.review.ingest import BatchError, ingest, parse_batch, queue_warnings, warning_counts
 from bot.review.outcomes import OutcomeError, parse_outcomes, record_outcomes
-from models.errors import ModelNotTrained
+from models.errors import ArtifactIntegrityError, ModelNotTrained
 from storage.errors import ItemNotFound
 from storage.items import get_item
 
@@ -66,6 +66,10 @@ async def json_body(request: Request) -> Any:
             raise HTTPException(413, f"body over {MAX_BODY_BYTES} bytes")
     try:
         return json.loads(body)
+    except RecursionError:
+        raise HTTPException(
+            422, [{"loc": ["body"], "msg": "nested too deeply", "type": "json_invalid"}]
+        ) from None
     except ValueError as exc:
         raise HTTPException(
             422, [{"loc": ["body"], "msg": f"not valid JSON: {exc}", "type": "json_invalid"}]
@@ -86,6 +90,10 @@ def build_api() -> APIRouter:
             raise HTTPException(422, exc.errors) from None
         except ModelNotTrained as exc:
             raise HTTPException(409, str(exc)) from None
+        except ArtifactIntegrityError as exc:  # stored bytes refused: nothing can be scored
+            request.app.state.model_problems.note(queue.name, str(exc))
+            raise HTTPException(503, f"queue {queue.name!r}: {exc}") from None
+        request.app.state.model_problems.note(queue.name, None)
         for code, n in warning_counts(answers).items():
             MISSING_FEATURE_WARNINGS.labels(queue=queue.name, code=code).inc(n)
         body: dict[str, Any] = {"items": [a.as_dict() for a in answers]}
@@ -98,6 +106,8 @@ def build_api() -> APIRouter:
     # `:path`: producer ids may hold a slash ("order/2024/7"), percent-encoded in the URL.
     @router.get("/queues/{queue}/items/{item_id:path}")
     def get_one(queue: QueueDep, item_id: str, ctx: CtxDep) -> dict[str, Any]:
+        if "\x00" in item_id or len(item_id) > 255:  # no stored id looks like that
+            raise HTTPException(404, f"no item {item_id[:100]!r} in queue {queue.name!r}")
         with ctx.sessions.begin() as session:
             try:
                 item = get_item(session=session, queue=queue.name, external_id=item_id)

@@ -29,12 +29,6 @@ from storage.tables import Item, Review, utcnow
 logger = logging.getLogger(__name__)
 
 
-def queue_of(ctx: AppContext, item_pk: int) -> QueueConfig:
-    with ctx.sessions.begin() as session:
-        item = get_item_by_pk(session=session, item_pk=item_pk)
-        return ctx.config.queue(item.queue)
-
-
 def item_card(ctx: AppContext, item_pk: int) -> ReviewCard:
     """The item as a card shows it (formatted, masked, hidden fields left out): for the note
     modal's title and the "Show all fields" modal."""

@@ -4,6 +4,11 @@ The deliverer claims rows in batches, posts them on a few threads and records th
 slows down only when Slack answers 429 (it waits the Retry-After it was given); transient
 failures (5xx, timeouts) are retried with backoff, permanent ones (a missing channel, blocks
 Slack refuses) are marked failed with Slack's error for `hitl clock` and the operator.
+
+A post that ends without a clear answer (a timeout, a dropped connection, a 5xx) may have been
+carried out: Slack sometimes posts a message and answers after the client gave up. Such a
+message is marked ``unclear_since`` and, before it is posted again, looked for in its channel
+by its metadata, as after a crash. Nothing is posted twice, nothing is dropped.
 """
 
 from __future__ import annotations
@@ -13,9 +18,10 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session
 
@@ -46,7 +52,26 @@ PERMANENT_ERRORS = frozenset(
         "missing_scope",
     }
 )
-STALE_CLAIM = timedelta(seconds=60)
+# A claim is renewed right before its post, and a post takes at most the client's timeout
+# (10 s): a claim this old belongs to a deliverer that died.
+STALE_CLAIM = timedelta(seconds=30)
+# Slack stamps a message with its own clock: look a little before our claim time.
+CLOCK_SKEW_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Post:
+    """One claimed message, rendered: what to send, and where to look for an earlier post."""
+
+    message_id: int
+    channel: str
+    queue: str
+    item_id: str
+    text: str
+    blocks: list[dict]
+    metadata: dict[str, object]
+    unclear_since: datetime | None  # a post of unknown outcome was tried from then on
+    attempt: int  # the claim's attempt number: whether the claim is still ours
 
 
 @dataclass(frozen=True)
@@ -56,12 +81,35 @@ class PostResult:
     error: str | None = None
     retry_after: float | None = None  # seconds, when Slack rate-limited us
     permanent: bool = False
+    unclear: bool = False  # no clear answer (timeout, 5xx): Slack may have posted it
+    not_ours: bool = False  # recovered by another deliverer meanwhile: not posted, not ours
+
+
+def _without_retries(client: WebClient) -> WebClient:
+    """The same client, minus its retry handlers. slack_sdk retries a post whose connection was
+    reset, which may post it twice; the deliverer decides itself, after looking in the channel."""
+    return WebClient(
+        token=client.token,
+        base_url=client.base_url,
+        timeout=client.timeout,
+        headers=client.headers,
+        retry_handlers=[],
+    )
 
 
 class Deliverer:
-    def __init__(self, ctx: AppContext, *, threads: int = 4, batch: int = 50) -> None:
+    def __init__(
+        self,
+        ctx: AppContext,
+        *,
+        threads: int = 4,
+        batch: int = 50,
+        stale_after: timedelta = STALE_CLAIM,
+    ) -> None:
         self.ctx = ctx
         self.batch = batch
+        self.stale_after = stale_after
+        self._client = _without_retries(ctx.client)
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="deliver")
         self._paused_until = 0.0
         self._last_recovery = 0.0
@@ -74,7 +122,7 @@ class Deliverer:
                 if pause > 0:
                     stop.wait(pause)
                     continue
-                if time.monotonic() - self._last_recovery > STALE_CLAIM.total_seconds() / 2:
+                if time.monotonic() - self._last_recovery > self.stale_after.total_seconds() / 2:
                     self.recover_stale_claims()
                 if self.run_once() == 0:
                     self.ctx.wake_delivery.wait(idle_poll)
@@ -87,33 +135,85 @@ class Deliverer:
         self._pool.shutdown(wait=True)
 
     def run_once(self) -> int:
-        """Claim and post one batch; the number of messages handled."""
+        """Claim and post one batch; the number of messages handled.
+
+        A message whose earlier post ended without a clear answer is first looked for in its
+        channel: Slack may have posted it after the client gave up, and posting again would
+        show the item twice.
+        """
         config = self.ctx.config  # one config per round, even if a reload swaps it meanwhile
         caps = {name: q.max_open for name, q in config.queues.items()}
         with self.ctx.sessions.begin() as session:
             claimed = outbox.claim_batch(session=session, max_open=caps, limit=self.batch)
-            jobs = [(m.id, *self._render(m, config.queue(m.queue))) for m in claimed]
-        if not jobs:
+            posts = [self._render(m, config.queue(m.queue)) for m in claimed]
+        if not posts:
             return 0
-        results = list(self._pool.map(lambda job: self._post(*job), jobs))
+        settled = self._look_for_earlier_posts([p for p in posts if p.unclear_since is not None])
+        to_post = [p for p in posts if p.message_id not in settled]
+        results = [*settled.values(), *self._pool.map(self._post, to_post)]
         self._record(results)
         return len(results)
 
-    def _render(
-        self, message: ReviewMessage, queue: QueueConfig
-    ) -> tuple[str, str, list[dict], dict[str, object]]:
+    def _render(self, message: ReviewMessage, queue: QueueConfig) -> Post:
         text, blocks = render(message.item, queue, (), now=utcnow())
-        return message.channel, text, blocks, metadata_for(message.item)
+        return Post(
+            message_id=message.id,
+            channel=message.channel,
+            queue=message.queue,
+            item_id=message.item.external_id,
+            text=text,
+            blocks=blocks,
+            metadata=metadata_for(message.item),
+            unclear_since=message.unclear_since,
+            attempt=message.attempts,
+        )
 
-    def _post(
-        self, message_id: int, channel: str, text: str, blocks: list[dict], metadata: dict
-    ) -> PostResult:
+    def _look_for_earlier_posts(self, posts: list[Post]) -> dict[int, PostResult]:
+        """For posts of unknown outcome: the ones found in their channel (posted after all) and
+        the ones that cannot be posted now because the channel could not be read."""
+        settled: dict[int, PostResult] = {}
+        by_channel: dict[tuple[str, str], list[Post]] = {}
+        for post in posts:
+            by_channel.setdefault((post.channel, post.queue), []).append(post)
+        for (channel, queue), group in by_channel.items():
+            since = min(p.unclear_since for p in group if p.unclear_since is not None)
+            try:
+                found = self._find_posted(channel, queue, {p.item_id for p in group}, since=since)
+            except SlackApiError as exc:
+                status = exc.response.status_code
+                retry_after = (
+                    float(exc.response.headers.get("Retry-After", 1)) if status == 429 else None
+                )
+                error = f"looking for an earlier post: {slack_error(exc)}"
+                for p in group:
+                    settled[p.message_id] = PostResult(
+                        p.message_id, error=error, retry_after=retry_after, unclear=True
+                    )
+                continue
+            except Exception as exc:  # timeouts, refused connections: try again later
+                error = f"looking for an earlier post: {type(exc).__name__}: {exc}"
+                for p in group:
+                    settled[p.message_id] = PostResult(p.message_id, error=error, unclear=True)
+                continue
+            for p in group:
+                if p.item_id in found:
+                    logger.info(
+                        "message %s was posted after all (ts %s)", p.message_id, found[p.item_id]
+                    )
+                    settled[p.message_id] = PostResult(p.message_id, ts=found[p.item_id])
+        return settled
+
+    def _post(self, post: Post) -> PostResult:
+        message_id = post.message_id
+        with self.ctx.sessions.begin() as session:
+            if not outbox.renew_claim(session=session, message_id=message_id, attempt=post.attempt):
+                return PostResult(message_id, not_ours=True)
         try:
-            response = self.ctx.client.chat_postMessage(
-                channel=channel,
-                text=text,
-                blocks=blocks,
-                metadata=metadata,
+            response = self._client.chat_postMessage(
+                channel=post.channel,
+                text=post.text,
+                blocks=post.blocks,
+                metadata=post.metadata,
                 unfurl_links=False,
                 unfurl_media=False,
             )
@@ -124,18 +224,25 @@ class Deliverer:
             if status == 429:
                 retry_after = float(exc.response.headers.get("Retry-After", 1))
                 return PostResult(message_id, error=error, retry_after=retry_after)
+            if status >= 500:  # Slack may have posted it before failing
+                return PostResult(message_id, error=error, unclear=True)
             return PostResult(message_id, error=error, permanent=error in PERMANENT_ERRORS)
-        except Exception as exc:  # timeouts, refused connections: transient
+        except Exception as exc:  # timeouts, dropped connections: it may have been posted
             DELIVERY_ERRORS.labels(error=type(exc).__name__).inc()  # a bounded set of names
-            return PostResult(message_id, error=f"{type(exc).__name__}: {exc}")
+            return PostResult(message_id, error=f"{type(exc).__name__}: {exc}", unclear=True)
         return PostResult(message_id, ts=str(response["ts"]))
 
     def _record(self, results: list[PostResult]) -> None:
         with self.ctx.sessions.begin() as session:
             for r in results:
+                if r.not_ours:
+                    continue
                 if r.ts is not None:
                     outbox.mark_posted(session=session, message_id=r.message_id, ts=r.ts)
-                elif r.retry_after is not None:
+                    continue
+                if r.unclear:
+                    outbox.mark_unclear(session=session, message_id=r.message_id)
+                if r.retry_after is not None:
                     self._paused_until = max(self._paused_until, time.monotonic() + r.retry_after)
                     row = session.get_one(ReviewMessage, r.message_id)
                     row.attempts -= 1  # being rate-limited is not a failed attempt
@@ -163,26 +270,28 @@ class Deliverer:
         """Finish the posts of a deliverer that died between posting and recording the ts.
 
         The message may be in the channel already: look for its metadata there before posting
-        again, so a restart never posts an item twice.
+        again, so a restart never posts an item twice. A channel that cannot be read now leaves
+        the message to be looked for again before it is posted.
         """
         self._last_recovery = time.monotonic()
         with self.ctx.sessions.begin() as session:
-            stale = outbox.stale_claims(session=session, older_than=STALE_CLAIM)
+            stale = outbox.stale_claims(session=session, older_than=self.stale_after)
             for row in stale:
-                ts = self._find_posted(row)
-                if ts is not None:
-                    outbox.mark_posted(session=session, message_id=row.id, ts=ts)
-                else:
-                    row.state = "waiting"
+                row.unclear_since = row.unclear_since or row.claimed_at
+                row.state = "waiting"
             return len(stale)
 
-    def _find_posted(self, row: ReviewMessage) -> str | None:
-        assert row.claimed_at is not None
-        oldest = f"{row.claimed_at.timestamp() - 5:.6f}"
+    def _find_posted(
+        self, channel: str, queue: str, item_ids: set[str], *, since: datetime
+    ) -> dict[str, str]:
+        """The ts of the review messages of ``item_ids`` posted in ``channel`` since ``since``
+        (found by their metadata), reading the channel's history newest first."""
+        oldest = f"{since.timestamp() - CLOCK_SKEW_SECONDS:.6f}"
+        found: dict[str, str] = {}
         cursor = None
         while True:
-            page = self.ctx.client.conversations_history(
-                channel=row.channel,
+            page = self._client.conversations_history(
+                channel=channel,
                 oldest=oldest,
                 include_all_metadata=True,
                 limit=200,
@@ -192,12 +301,14 @@ class Deliverer:
             for message in messages:
                 meta = message.get("metadata") or {}
                 payload = meta.get("event_payload") or {}
+                item_id = payload.get("item_id")
                 if (
                     meta.get("event_type") == METADATA_EVENT_TYPE
-                    and payload.get("queue") == row.queue
-                    and payload.get("item_id") == row.item.external_id
+                    and payload.get("queue") == queue
+                    and item_id in item_ids
+                    and item_id not in found
                 ):
-                    return str(message["ts"])
+                    found[item_id] = str(message["ts"])
             cursor = (page.get("response_metadata") or {}).get("next_cursor")
-            if not cursor:
-                return None
+            if not cursor or len(found) == len(item_ids):
+                return found

@@ -34,16 +34,44 @@ ContextValue = str | float | int
 _rng_lock = threading.Lock()
 
 
+#: Largest magnitude of a numeric feature. Scaling divides by the largest value seen in
+#: training, so a value near 1e308 overflows to infinity and the model refuses the whole batch;
+#: 1e100 leaves room for any scale while refusing nothing a real feature holds.
+MAX_FEATURE_MAGNITUDE = 1e100
+
+
 def _check_values(
-    values: dict[str, Any], *, what: str, allowed: tuple[type, ...], expected: str
+    values: dict[str, Any],
+    *,
+    what: str,
+    allowed: tuple[type, ...],
+    expected: str,
+    max_magnitude: float | None = None,
 ) -> None:
     # Checked here rather than with a union type, so that one bad value is one error located
     # at the field (`items.1.features`), not one error per union member.
     for name, x in values.items():
         if not isinstance(x, allowed) or (isinstance(x, bool) and bool not in allowed):
             raise ValueError(f"{what} {name!r} must be {expected}, not {type(x).__name__}")
-        if isinstance(x, float) and not math.isfinite(x):
+        if isinstance(x, bool) or not isinstance(x, int | float):
+            continue
+        try:
+            number = float(x)
+        except OverflowError:  # an integer of hundreds of digits
+            raise ValueError(f"{what} {name!r} is too large for a 64-bit float") from None
+        if not math.isfinite(number):
             raise ValueError(f"{what} {name!r} is not a finite number")
+        if max_magnitude is not None and abs(number) > max_magnitude:
+            raise ValueError(
+                f"{what} {name!r} is out of range: at most {max_magnitude:g} in absolute value"
+            )
+
+
+def no_nul(value: str, what: str = "value") -> str:
+    """PostgreSQL text cannot hold NUL: refuse it at the edge, naming the field."""
+    if "\x00" in value:
+        raise ValueError(f"{what} must not contain a NUL character")
+    return value
 
 
 class ItemIn(BaseModel):
@@ -54,11 +82,22 @@ class ItemIn(BaseModel):
     text: str | None = Field(default=None, max_length=40_000)
     context: dict[str, Any] = Field(default_factory=dict, max_length=100)
 
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        return no_nul(value, "id")
+
     @field_validator("features")
     @classmethod
     def _features(cls, value: dict[str, FeatureValue] | None) -> dict[str, FeatureValue] | None:
         allowed = (float, int, str, bool, type(None))
-        _check_values(value or {}, what="feature", allowed=allowed, expected="a number or a string")
+        _check_values(
+            value or {},
+            what="feature",
+            allowed=allowed,
+            expected="a number or a string",
+            max_magnitude=MAX_FEATURE_MAGNITUDE,
+        )
         return value
 
     @field_validator("context")

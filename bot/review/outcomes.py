@@ -5,10 +5,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from bot.config import QueueConfig
 from bot.context import AppContext
+from bot.review.ingest import no_nul
 from storage.items import existing_items
 from storage.outcomes import upsert_outcome
 
@@ -20,6 +29,11 @@ class OutcomeIn(BaseModel):
     label: str
     source: str | None = Field(default=None, max_length=255)
     observed_at: AwareDatetime | None = None
+
+    @field_validator("id", "label", "source")
+    @classmethod
+    def _no_nul(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return value if value is None else no_nul(value, str(info.field_name))
 
 
 class OutcomesIn(BaseModel):

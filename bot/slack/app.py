@@ -10,6 +10,7 @@ from slack_bolt import App, BoltResponse
 from bot.context import AppContext
 from bot.errors import HitlError
 from bot.slack.listeners import register_listeners
+from bot.slack.listeners.after_ack import AfterAck
 
 logger = logging.getLogger(__name__)
 BOLT_LOGGER = "slack_bolt"
@@ -24,7 +25,9 @@ class _SameTokenTwice(logging.Filter):
         return "token` will be unused" not in record.getMessage()
 
 
-def build_bolt_app(ctx: AppContext, *, signing_secret: str) -> App:
+def build_bolt_app(ctx: AppContext, *, signing_secret: str, after: AfterAck | None = None) -> App:
+    """``after``: where listeners' work runs after their ack, and how long its database writes
+    ride out a hiccup (by default a minute; tests pass their own, and wait for it at the end)."""
     bolt_logger = logging.getLogger(BOLT_LOGGER)
     if not any(isinstance(f, _SameTokenTwice) for f in bolt_logger.filters):
         bolt_logger.addFilter(_SameTokenTwice())
@@ -53,5 +56,5 @@ def build_bolt_app(ctx: AppContext, *, signing_secret: str) -> App:
                 logger.exception("could not tell %s about the failure", user)
         return None
 
-    register_listeners(app, ctx)
+    register_listeners(app, ctx, after=after)
     return app

@@ -76,7 +76,7 @@ def answer(
     except SlackError as exc:
         return {}, json_answer(200, exc.body()), exc.body()
     failure = failures.take(method)
-    if failure is not None and failure.replaces_answer:
+    if failure is not None and failure.replaces_answer and not failure.carry_out:
         sent, recorded = failure.answer()
     elif method == "upload":
         sent, recorded = methods_files.receive_upload(workspace, rest, request, params)
@@ -97,6 +97,8 @@ def answer(
         except SlackError as exc:
             recorded = exc.body()
         sent = json_answer(200, recorded)
+        if failure is not None and failure.replaces_answer:  # carried out, answered as failed
+            sent, recorded = failure.answer()
     if failure is not None:
         sent = replace(sent, delay=failure.delay)
     return params, sent, recorded

@@ -17,6 +17,7 @@ class Failure:
     delay: float
     error: str | None
     remaining: int
+    carry_out: bool = False  # carry the call out, then answer with the failure anyway
 
     @property
     def replaces_answer(self) -> bool:

@@ -231,6 +231,7 @@ class SlackStandin:
         delay: float = 0.0,
         times: int = 1,
         error: str | None = None,
+        carry_out: bool = False,
     ) -> None:
         """Make the next ``times`` calls to ``method`` fail.
 
@@ -239,8 +240,10 @@ class SlackStandin:
         ``error`` answers ``{"ok": false, "error": error}``. ``delay`` sleeps before answering,
         to make clients time out; with ``status=200`` and no ``error`` the call is then carried
         out normally, like a slow Slack that did post the message the client gave up on.
+        ``carry_out=True`` carries the call out before answering with the failure (a 500 after
+        the message was posted), so a client cannot tell from the answer whether it happened.
         """
-        failure = Failure(status, retry_after, delay, error, times)
+        failure = Failure(status, retry_after, delay, error, times, carry_out)
         with self._cond:
             self._failures.add(method, failure)
 

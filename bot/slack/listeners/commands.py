@@ -1,8 +1,8 @@
 """The `/hitl` slash command: ``ack()`` at once, then the work, answered through ``respond``.
 
-Bolt runs this listener in a thread of its own and answers Slack's HTTP request as soon as
-``ack()`` is called (``process_before_response`` is off), so a retrain of a minute still gets
-its command acknowledged within Slack's three seconds. Answers go to the command's
+Bolt answers Slack's HTTP request as soon as ``ack()`` is called (``process_before_response``
+is off); the work then runs on ``AfterAck``'s pool, not Bolt's, so a retrain of a minute holds
+back no other request's acknowledgement. Answers go to the command's
 ``response_url``: ephemeral, and they work in any channel, even one the bot is not in.
 """
 
@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
 
 from bot.config import QueueConfig
 from bot.context import AppContext
@@ -24,8 +25,10 @@ from bot.review import answers
 from bot.review.reviewers import ReviewerDirectory
 from bot.schedule.jobs import retrain_queue
 from bot.slack.command_texts import UsageError, next_intro, parse_command, stats_text, usage_text
+from bot.slack.listeners.after_ack import AfterAck
 from models.errors import ModelError
 from storage.home_data import waiting_for
+from storage.private_cards import remember_private_card
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +40,7 @@ def _who(principals: Sequence[str]) -> str:
     return ", ".join(mention(p) if p[0] in "UW" else f"the user group `{p}`" for p in principals)
 
 
-def register(app: App, ctx: AppContext, directory: ReviewerDirectory) -> None:
+def register(app: App, ctx: AppContext, directory: ReviewerDirectory, after: AfterAck) -> None:
     # By name, made on first use: a queue added by a config reload has one too.
     retraining: dict[str, threading.Lock] = {}
 
@@ -66,6 +69,9 @@ def register(app: App, ctx: AppContext, directory: ReviewerDirectory) -> None:
             respond(text=f"Nothing is waiting for your answer in {where}. 🎉")
             return
         item = waiting.items[0]
+        with ctx.sessions.begin() as session:
+            # A click on this private card will count for this item, for this person only.
+            remember_private_card(session=session, user_id=user, item_pk=item.item_pk)
         text, blocks = answers.render_current(ctx, item.item_pk)
         respond(
             text=text,
@@ -107,8 +113,7 @@ def register(app: App, ctx: AppContext, directory: ReviewerDirectory) -> None:
             else f"{name}: not promoted: {escape_and_truncate(result.reason, 2000)}"
         )
 
-    def on_hitl(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
-        ack()
+    def run(command: dict[str, Any], respond: Respond) -> None:
         user = command["user_id"]
         try:
             parsed = parse_command(command.get("text") or "", list(ctx.config.queues))
@@ -124,5 +129,11 @@ def register(app: App, ctx: AppContext, directory: ReviewerDirectory) -> None:
             retrain(ctx.config.queue(parsed.queue), user, respond)
         else:
             respond(text=usage_text(list(ctx.config.queues)))
+
+    def on_hitl(
+        ack: Ack, body: dict[str, Any], command: dict[str, Any], client: WebClient, respond: Respond
+    ) -> None:
+        ack()
+        after.submit(body, client, respond, lambda: run(command, respond))
 
     app.command("/hitl")(on_hitl)

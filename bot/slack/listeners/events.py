@@ -6,13 +6,14 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from slack_bolt import App
+from slack_bolt import App, Respond
 from slack_sdk import WebClient
 
 from bot.context import AppContext
 from bot.review.cards import masking_of
 from bot.review.reviewers import ReviewerDirectory
 from bot.slack.home import WAITING_SHOWN, HomeData, QueueCard, accuracy_from_tallies, home_view
+from bot.slack.listeners.after_ack import AfterAck
 from storage.home_data import (
     AnswerSummary,
     Waiting,
@@ -78,13 +79,17 @@ def _masked(
     return replace(waiting, items=items), replace(answers, recent=recent)
 
 
-def register(app: App, ctx: AppContext, directory: ReviewerDirectory) -> None:
-    def on_home_opened(event: dict[str, Any], client: WebClient) -> None:
-        # Events are acknowledged by Bolt before this runs (a thread of its own).
-        if event.get("tab", "home") != "home":
-            return
-        user = event["user"]
+def register(app: App, ctx: AppContext, directory: ReviewerDirectory, after: AfterAck) -> None:
+    def publish(user: str, client: WebClient) -> None:
         data = load_home(ctx, directory, user, now=datetime.now(UTC))
         client.views_publish(user_id=user, view=home_view(data))
+
+    def on_home_opened(
+        body: dict[str, Any], event: dict[str, Any], client: WebClient, respond: Respond
+    ) -> None:
+        # Events are acknowledged by Bolt before this runs; the work goes to AfterAck's pool.
+        if event.get("tab", "home") != "home" or not isinstance(event.get("user"), str):
+            return
+        after.submit(body, client, respond, lambda: publish(event["user"], client))
 
     app.event("app_home_opened")(on_home_opened)

@@ -105,6 +105,7 @@ def test_a_small_demo_runs_the_whole_loop(tmp_path: Path) -> None:
     )
     assert posts == 4  # 400 items in batches of 100
 
+
 def test_a_small_tweets_demo_trains_on_both_labels_and_spans_weeks(tmp_path: Path) -> None:
     """The support-chatbot case: it failed at once when the sample kept the corpus's order
     (sorted by label), so the seed held one label only."""

@@ -12,15 +12,18 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import Engine, text, update
 
 from bot.runtime import build_context
-from bot.schedule.clock import Clock, schedule_jobs
+from bot.schedule.clock import Clock, run_scheduled, schedule_jobs
 from bot.settings import Settings
 from bot.slack_standin.server import SlackStandin
 from storage.db import make_engine
-from storage.locks import ClockLock
+from storage.locks import ADVISORY_KEY, ClockLock
 from storage.registry import list_versions
+from storage.tables import ClockLease
 from tests.factories import config_toml, make_config, seed_model
+from tests.scenarios.harness import wait_until
 
 
 def test_only_one_lock_holder(engine):
@@ -127,3 +130,100 @@ def test_sigterm_stops_a_clock_and_hands_its_lock_over_at_once(database_url, tmp
         other.release()
     finally:
         engine.dispose()
+
+
+# ---------------------------------------------------------------- a lock lost under a clock
+
+
+def take_the_lock_away(database_url: str, engine: Engine) -> ClockLock:
+    """What a database hiccup does to the active clock: PostgreSQL ends its lock connection
+    (the server then releases the advisory lock); on SQLite its lease runs out. Then another
+    clock takes the lock; returned holding it."""
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            ended = conn.scalar(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_locks"
+                    " WHERE locktype = 'advisory' AND classid::bigint = :k"
+                    " AND objid = hashtext(current_schema())::oid AND objsubid = 2"
+                ),
+                {"k": ADVISORY_KEY},
+            )
+        assert ended == 1
+    else:
+        with engine.begin() as conn:
+            conn.execute(update(ClockLease).values(expires_at=datetime(2000, 1, 1, tzinfo=UTC)))
+    other = ClockLock(engine)
+    deadline = time.monotonic() + 10
+    while not other.try_acquire():
+        assert time.monotonic() < deadline, "the lock was never released"
+        time.sleep(0.05)
+    return other
+
+
+def test_a_clock_that_lost_its_lock_skips_the_next_job_and_steps_down(database_url, sessions):
+    seed_model(sessions)
+    with SlackStandin() as standin:
+        ctx = build_context(
+            Settings(database_url=database_url),
+            config=make_config(fraud={"retrain": "0 3 * * *"}),
+            token=standin.bot_token,
+            api_url=standin.api_url,
+        )
+        clock = Clock(ctx, poll=60)  # it would notice at its next poll: a minute away
+        stop = threading.Event()
+        thread = threading.Thread(target=clock.run, args=(stop,))
+        thread.start()
+        other = None
+        try:
+            wait_until(lambda: clock.scheduler is not None, timeout=20, what="the clock's start")
+            other = take_the_lock_away(database_url, ctx.engine)
+            scheduler = clock.scheduler
+            assert scheduler is not None
+            scheduler.modify_job("retrain:fraud", next_run_time=datetime.now(UTC))
+            wait_until(lambda: clock.scheduler is None, timeout=20, what="the clock stepping down")
+        finally:
+            stop.set()
+            thread.join(timeout=20)
+            if other is not None:
+                other.release()
+            ctx.engine.dispose()
+    with sessions.begin() as session:
+        versions = list_versions(session=session, queue="fraud")
+    assert [v.version for v in versions] == ["fraud-v1"]  # the retrain did not run
+    assert standin.calls_to("chat.postMessage") == []
+
+
+def test_a_slot_runs_once_even_when_two_clocks_overlap(database_url, sessions):
+    """The first clock passed its lock check and ran Monday's digest; its lock then went to a
+    second clock, whose scheduler fires the same digest: that slot is done, it is skipped."""
+    config = make_config(fraud={"digest": {"channel": "C0LEADS", "cron": "0 9 * * MON"}})
+    ran: list[str] = []
+
+    def run_digest_in_a_job_thread(clock: Clock, name: str) -> None:
+        def job() -> None:
+            clock._bind_job_thread()
+            run_scheduled("digest:fraud", lambda ctx: ran.append(name))
+
+        thread = threading.Thread(target=job)
+        thread.start()
+        thread.join()
+
+    contexts = [build_context(Settings(database_url=database_url), config=config) for _ in "ab"]
+    first, second = (Clock(ctx, poll=60) for ctx in contexts)
+    try:
+        assert first.lock.try_acquire()
+        first._start()
+        run_digest_in_a_job_thread(first, "first")
+        take_the_lock_away(database_url, contexts[0].engine).release()
+        assert second.lock.try_acquire()
+        second._start()
+        run_digest_in_a_job_thread(second, "second")
+        run_digest_in_a_job_thread(first, "first again")  # lost its lock: does not even look
+    finally:
+        for clock in (first, second):
+            clock._stop()
+            clock.lock.release()
+        for ctx in contexts:
+            ctx.engine.dispose()
+    assert ran == ["first"]

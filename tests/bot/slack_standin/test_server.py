@@ -571,6 +571,16 @@ def test_server_errors_for_the_next_n_calls(standin: SlackStandin, client: WebCl
     assert statuses == [500, 500, None]
 
 
+def test_a_server_error_after_carrying_the_call_out(
+    standin: SlackStandin, client: WebClient
+) -> None:
+    standin.fail_next("chat.postMessage", status=500, carry_out=True)
+    with pytest.raises(SlackApiError) as info:
+        client.chat_postMessage(channel=CHANNEL, text="posted, then 500")
+    assert info.value.response.status_code == 500
+    assert [m["text"] for m in standin.messages(CHANNEL)] == ["posted, then 500"]
+
+
 def test_error_answer_with_status_200(standin: SlackStandin, client: WebClient) -> None:
     standin.fail_next("chat.postMessage", status=200, error="not_in_channel")
     answer = slack_error(lambda: client.chat_postMessage(channel=CHANNEL, text="hi"))
