@@ -19,7 +19,7 @@ from bot.settings import Settings
 from bot.slack_standin.server import SlackStandin
 from storage.db import make_engine
 from storage.locks import ClockLock
-from storage.registry import list_versions
+from storage.registry import current_version, list_versions
 from tests.factories import config_toml, make_config, seed_model
 
 
@@ -33,8 +33,32 @@ def test_only_one_lock_holder(engine):
     second.release()
 
 
+def answered_items(sessions, n: int = 3) -> None:
+    """``n`` items answered since the first model, so a retrain has something new to learn."""
+    from storage.items import NewItem, add_items
+    from tests.factories import cancer_rows, vote
+
+    payloads, y = cancer_rows()
+    with sessions.begin() as session:
+        version = current_version(session=session, queue="fraud")
+        items = add_items(
+            session=session,
+            queue="fraud",
+            channel="C0REVIEW",
+            model_version_id=version.id,
+            items=[
+                NewItem(f"a-{i}", payloads[300 + i], {}, "legit", 0.6, "review", 1.0, 0.4)
+                for i in range(n)
+            ],
+        )
+        pks = [item.id for item in items]
+    for i, pk in enumerate(pks):
+        vote(sessions, pk, "U0ANALYST", y[300 + i])
+
+
 def test_two_clocks_run_a_scheduled_retrain_once(database_url, sessions):
     seed_model(sessions)
+    answered_items(sessions)
     config = make_config(fraud={"retrain": "0 3 * * *"})
     with SlackStandin() as standin:
         contexts = [
