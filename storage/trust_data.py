@@ -148,3 +148,39 @@ def automatic_mix(
     if end is not None:
         query = query.where(Item.created_at < end)
     return {label: int(n) for label, n in session.execute(query).all()}
+
+
+def automatic_mix_by_week(
+    *, session: Session, queue: str, bounds: Sequence[datetime]
+) -> dict[int, dict[str, int]]:
+    """week → predicted label → confident predictions scored that week (one grouped query)."""
+    week = week_of(Item.created_at, bounds)
+    mixes: dict[int, dict[str, int]] = {}
+    for index, label, count in session.execute(
+        select(week, Prediction.label, func.count())
+        .join(Item, Item.id == Prediction.item_id)
+        .where(
+            Item.queue == queue,
+            Prediction.route.in_(("auto", AUDIT)),
+            Item.created_at >= bounds[0],
+            Item.created_at < bounds[-1],
+        )
+        .group_by(week, Prediction.label)
+    ):
+        mixes.setdefault(int(index), {})[str(label)] = int(count)
+    return mixes
+
+
+def automatic_mixes(*, session: Session, queues: Sequence[str]) -> dict[str, dict[str, int]]:
+    """``automatic_mix`` of several queues in one grouped query (App Home)."""
+    mixes: dict[str, dict[str, int]] = {}
+    if not queues:
+        return mixes
+    for queue, label, count in session.execute(
+        select(Item.queue, Prediction.label, func.count())
+        .join(Item, Item.id == Prediction.item_id)
+        .where(Item.queue.in_(list(queues)), Prediction.route.in_(("auto", AUDIT)))
+        .group_by(Item.queue, Prediction.label)
+    ):
+        mixes.setdefault(str(queue), {})[str(label)] = int(count)
+    return mixes

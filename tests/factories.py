@@ -23,10 +23,17 @@ LABELS = ("legit", "fraud")
 
 def config_toml(**queues: dict[str, Any]) -> str:
     """TOML text for ``queues`` (name → fields); ``kind``/``channel``/``labels`` default to a
-    tabular fraud queue in channel C0REVIEW."""
+    tabular fraud queue in channel C0REVIEW. ``gold_rate`` defaults to 0 here (the design's
+    default is 0.02): control items are random, and only the tests about them want them."""
     parts = []
     for name, fields in queues.items():
-        body = {"kind": "tabular", "channel": "C0REVIEW", "labels": list(LABELS), **fields}
+        body = {
+            "kind": "tabular",
+            "channel": "C0REVIEW",
+            "labels": list(LABELS),
+            "gold_rate": 0,
+            **fields,
+        }
         lines = [f"[queues.{name}]"]
         for key, value in body.items():
             lines.append(f"{key} = {_toml(value)}")

@@ -4,6 +4,11 @@ One module behind `GET /v1/queues/{queue}/stats`, `hitl stats` and `/hitl stats`
 part (``this_week``, ``last_week``, ``backlog``, ``history``) is the digest's own
 ``DigestFigures``, so the API and the digest can never disagree. Unmeasured figures are ``None``
 ("not measured yet"), never a zero that looks measured.
+
+``automatic_accuracy`` is corrected for the reviewers' own error (``models.trust``), and
+``accuracy_basis`` says what it rests on; ``automatic_agreement`` keeps the raw share of audits
+where reviewers agreed with the model. ``reviewer_accuracy`` comes from control items and
+outcomes, with each reviewer's flag.
 """
 
 from __future__ import annotations
@@ -18,16 +23,14 @@ from bot.config import QueueConfig
 from bot.digest.figures import digest_figures
 from models.estimates import (
     AuditAnswer,
-    Estimate,
-    Vote,
-    automatic_accuracy,
     fleiss_kappa,
     positive_precision_recall,
     rating_table,
-    reviewer_accuracy,
 )
+from models.trust import queue_trust
 from storage.overview import queue_overviews
-from storage.stats_data import active_votes_by_item, audit_answers, outcome_labels
+from storage.stats_data import active_votes_by_item, audit_answers, control_item_count
+from storage.trust_data import audit_counts, automatic_mix, checked_counts
 
 
 def queue_stats(
@@ -48,8 +51,19 @@ def queue_stats(
         "answered": overview.answered,
         "waiting": overview.waiting,
         "open": overview.open,
-        "automatic_accuracy": asdict(automatic_accuracy(audits)),
+        "control_items": control_item_count(session=session, queue=queue.name),
     }
+    trust = queue_trust(
+        labels=queue.labels,
+        audits=audit_counts(session=session, queues=[queue.name]),
+        checks=checked_counts(session=session, queues=[queue.name]),
+        min_reviewer_accuracy=queue.min_reviewer_accuracy,
+        votes_required=queue.votes_required,
+        mix=automatic_mix(session=session, queue=queue.name),
+    )
+    figures["automatic_accuracy"] = asdict(trust.accuracy.estimate)
+    figures["accuracy_basis"] = trust.accuracy.as_dict()
+    figures["automatic_agreement"] = asdict(trust.agreement)
     if queue.positive_label is not None:
         precision, recall = positive_precision_recall(audits, queue.positive_label)
         figures["positive_precision"] = asdict(precision)
@@ -61,13 +75,8 @@ def queue_stats(
         if queue.votes_required > 1
         else None
     )
-    outcomes = outcome_labels(session=session, queue=queue.name)
-    flat = [Vote(user, item, label) for item, vs in votes.items() for user, label in vs]
-    figures["reviewer_accuracy"] = {
-        user: asdict(estimate)
-        for user, estimate in reviewer_accuracy(flat, outcomes).items()
-        if estimate != Estimate.unmeasured()
-    }
+    figures["reviewer_accuracy"] = {user: a.as_dict() for user, a in trust.reviewers.items()}
+    figures["flagged_reviewers"] = sorted(trust.flagged)
     if not weekly:
         return figures
     digest = asdict(digest_figures(session=session, queue=queue, now=now or datetime.now(UTC)))

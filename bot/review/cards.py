@@ -13,19 +13,23 @@ METADATA_EVENT_TYPE = "hitl_review_item"
 
 
 def card_for(item: Item, queue: QueueConfig) -> ReviewCard:
+    """A control item (route ``gold``) becomes an audit card showing the id of a real case: in
+    Slack nothing tells it from an audit. Audit cards are blind under ``blind_audit``."""
     prediction = item.prediction
     assert prediction is not None, "only scored items are shown"
     payload = item.payload
     context = dict(item.context)
+    route = "audit" if prediction.route == "gold" else prediction.route
     return ReviewCard(
         queue=queue.name,
         kind=queue.kind,
         item_pk=item.id,
-        item_id=item.external_id,
+        item_id=item.shown_id,
         labels=queue.labels,
         predicted=prediction.label,
         confidence=prediction.confidence,
-        route=prediction.route,
+        route=route,
+        blind=queue.blind_audit and route == "audit",
         model_version=prediction.model_version.version,
         features=payload.get("features") or {},
         context=context,
@@ -37,7 +41,7 @@ def metadata_for(item: Item) -> dict[str, object]:
     """Message metadata: lets a restarted deliverer find what it already posted."""
     return {
         "event_type": METADATA_EVENT_TYPE,
-        "event_payload": {"queue": item.queue, "item_id": item.external_id},
+        "event_payload": {"queue": item.queue, "item_id": item.shown_id},
     }
 
 

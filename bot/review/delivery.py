@@ -189,7 +189,7 @@ class Deliverer:
                 if (
                     meta.get("event_type") == METADATA_EVENT_TYPE
                     and payload.get("queue") == row.queue
-                    and payload.get("item_id") == row.item.external_id
+                    and payload.get("item_id") == row.item.shown_id
                 ):
                     return str(message["ts"])
             cursor = (page.get("response_metadata") or {}).get("next_cursor")

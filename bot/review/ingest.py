@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.config import QueueConfig
 from bot.context import AppContext
+from bot.review.control import add_controls
 from models.pipelines import score
 from models.registry import load_current
 from models.routing import decide_route, review_priority
@@ -180,6 +181,17 @@ def _ingest_once(ctx: AppContext, *, queue: QueueConfig, items: Sequence[ItemIn]
                 model_version_id=version.id,
                 items=new_items,
             )
+            messages = sum(1 for new in new_items if new.route != "auto")
+            if messages and queue.gold_rate > 0:
+                with _rng_lock:
+                    add_controls(
+                        session,
+                        queue=queue,
+                        version=version,
+                        pipeline=pipeline,
+                        messages=messages,
+                        rng=ctx.rng,
+                    )
         by_id = {**known, **{item.external_id: item for item in stored}}
         answers = [_answer(by_id[i]) for i in ids]
     if any(a.route != "auto" for a in answers):

@@ -12,13 +12,12 @@ from bot.slack.home import (
     MAX_HOME_BLOCKS,
     HomeData,
     QueueCard,
-    accuracy_from_tallies,
     home_view,
     message_link,
 )
 from bot.slack_standin.limits import view_error
-from models.estimates import AuditAnswer, Estimate, automatic_accuracy
-from storage.home_data import AnswerSummary, AuditTally, RecentAnswer, Waiting, WaitingItem
+from models.estimates import Estimate
+from storage.home_data import AnswerSummary, RecentAnswer, Waiting, WaitingItem
 from tests.factories import waiting_item as make_waiting_item
 
 NOW = datetime(2024, 5, 6, 9, 0, tzinfo=UTC)
@@ -128,16 +127,3 @@ def test_answers_show_counts_per_queue_and_the_latest():
 
 def test_no_queues_configured():
     assert "No queues configured." in texts(home_view(home(queues=[])))
-
-
-def test_accuracy_from_tallies_is_the_audit_estimate():
-    tallies = [AuditTally(0.5, True, 30), AuditTally(0.5, False, 2), AuditTally(0.25, False, 1)]
-    answers = (
-        [AuditAnswer("a", "a", 0.5)] * 30
-        + [AuditAnswer("a", "b", 0.5)] * 2
-        + [AuditAnswer("a", "b", 0.25)]
-    )
-    assert accuracy_from_tallies(tallies) == automatic_accuracy(answers)
-    assert accuracy_from_tallies([]) == Estimate.unmeasured()
-    with pytest.raises(ValueError, match="sampling probability"):
-        accuracy_from_tallies([AuditTally(0.0, True, 1)])
