@@ -16,15 +16,21 @@ flag also needs at least ``MIN_CHECKED`` checked answers.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
+from models.dawid_skene import dawid_skene, soft_counts
 from models.estimates import Estimate, wilson_interval
 from storage.trust_data import CheckedCount
 
 MIN_CHECKED = 10
 SOURCES = ("control", "outcome")
+#: Answers on audit items with several votes, their truth inferred by Dawid & Skene's EM: they
+#: help correct the accuracy figure, never flag anyone (a flag rests on known truth only).
+CROSS_CHECKED = "cross_checked"
 
 
 @dataclass(frozen=True)
@@ -39,7 +45,8 @@ class Check:
     user: str
     truth: str
     answer: str
-    count: int = 1
+    #: Whole answers; a fraction only for answers whose truth is inferred (``cross_checks``).
+    count: float = 1
     source: str = "control"
     audit_like: bool = True
 
@@ -73,12 +80,14 @@ def reviewer_accuracy(
     right: dict[str, int] = defaultdict(int)
     by_source: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(SOURCES, 0))
     for check in checks:
+        if check.source == CROSS_CHECKED:
+            continue
         if check.count < 0:
             raise ValueError(f"a count must not be negative, got {check.count}")
         if check.source not in SOURCES:
             raise ValueError(f"source must be one of {SOURCES}, got {check.source!r}")
-        by_source[check.user][check.source] += check.count
-        right[check.user] += check.count if check.answer == check.truth else 0
+        by_source[check.user][check.source] += int(check.count)
+        right[check.user] += int(check.count) if check.answer == check.truth else 0
     result = {}
     for user in sorted(by_source):
         n = sum(by_source[user].values())
@@ -97,6 +106,44 @@ def reviewer_accuracy(
 
 def flagged_reviewers(accuracy: dict[str, ReviewerAccuracy]) -> frozenset[str]:
     return frozenset(user for user, a in accuracy.items() if a.flagged)
+
+
+def cross_checks(
+    item_votes: Mapping[int, Sequence[tuple[str, str]]],
+    known: Sequence[Check],
+    labels: Sequence[str],
+) -> list[Check]:
+    """What audit items answered by several reviewers say of each reviewer's errors: Dawid &
+    Skene's EM over those items and the ``known`` checked answers (clamped to their truth),
+    then each reviewer's answers on the audit items split by the items' inferred classes."""
+    if not item_votes:
+        return []
+    index = {label: k for k, label in enumerate(labels)}
+    users = sorted({u for votes in item_votes.values() for u, _ in votes} | {c.user for c in known})
+    slot = {user: j for j, user in enumerate(users)}
+    audits = [v for v in item_votes.values() if all(a in index for _, a in v)]
+    clamped = [c for c in known if c.truth in index and c.answer in index and c.count >= 1]
+    n_known = int(sum(c.count for c in clamped))
+    counts = np.zeros((len(audits) + n_known, len(users), len(labels)))
+    truth = np.full(len(counts), -1)
+    for i, votes in enumerate(audits):
+        for user, answer in votes:
+            counts[i, slot[user], index[answer]] += 1
+    row = len(audits)
+    for c in clamped:
+        for _ in range(int(c.count)):
+            counts[row, slot[c.user], index[c.answer]] = 1
+            truth[row] = index[c.truth]
+            row += 1
+    result = dawid_skene(counts, known=truth, smoothing=0.5)
+    soft = soft_counts(result, counts[: len(audits)])
+    return [
+        Check(users[j], labels[k], labels[answer], float(soft[j, k, answer]), CROSS_CHECKED)
+        for j in range(len(users))
+        for k in range(len(labels))
+        for answer in range(len(labels))
+        if soft[j, k, answer] > 1e-9
+    ]
 
 
 def as_checks(rows: Iterable[CheckedCount]) -> list[Check]:

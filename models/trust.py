@@ -20,6 +20,7 @@ from models.estimates import Estimate, weighted_proportion
 from models.reviewer_quality import (
     ReviewerAccuracy,
     as_checks,
+    cross_checks,
     flagged_reviewers,
     reviewer_accuracy,
 )
@@ -63,11 +64,13 @@ def queue_trust(
     mix: Mapping[str, int] | None = None,
     flagged: frozenset[str] | None = None,
     replicates: int = REPLICATES,
+    item_votes: Mapping[int, Sequence[tuple[str, str]]] | None = None,
 ) -> Trust:
     """The trust figures of one queue. ``audits``: the audit answers of the period measured;
     ``checks``: every checked answer so far (error rates are a reviewer's, not a week's);
     ``mix``: the automatic decisions by predicted label, when known; ``flagged``: who is
-    flagged, if already computed from the same ``checks``."""
+    flagged, if already computed from the same ``checks``; ``item_votes``: audit items with
+    several votes (``votes_required`` > 1), whose disagreements measure reviewers too."""
     checked = as_checks(checks)
     reviewers = reviewer_accuracy(checked, min_accuracy=min_reviewer_accuracy)
     flagged = flagged_reviewers(reviewers) if flagged is None else flagged
@@ -75,8 +78,17 @@ def queue_trust(
     population = None
     if mix and sum(mix.values()) > 0 and all(label in labels for label in mix):
         population = {label: float(n) for label, n in mix.items()}
+    known = [c for c in checked if c.audit_like and c.user not in flagged]
+    extra = cross_checks(item_votes, known, labels) if item_votes else []
     return Trust(
-        accuracy=corrected_accuracy(votes, checked, labels, exclude=flagged, population=population),
+        accuracy=corrected_accuracy(
+            votes,
+            checked + extra,
+            labels,
+            exclude=flagged,
+            population=population,
+            replicates=replicates,
+        ),
         agreement=agreement(votes),
         reviewers=reviewers,
         flagged=flagged,

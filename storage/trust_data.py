@@ -184,3 +184,24 @@ def automatic_mixes(*, session: Session, queues: Sequence[str]) -> dict[str, dic
     ):
         mixes.setdefault(str(queue), {})[str(label)] = int(count)
     return mixes
+
+
+def audit_item_votes(*, session: Session, queue: str) -> dict[int, list[tuple[str, str]]]:
+    """item → [(user, answer)] of the resolved audit items with more than one standing vote:
+    how reviewers disagree on them says how often each errs (``models.dawid_skene``)."""
+    rows = session.execute(
+        select(Item.id, Review.user_id, Review.label)
+        .join(Item, Item.id == Review.item_id)
+        .join(Prediction, Prediction.item_id == Item.id)
+        .where(
+            Item.queue == queue,
+            _active(),
+            Prediction.route == AUDIT,
+            Item.resolved_at.is_not(None),
+        )
+        .order_by(Item.id, Review.id)
+    ).all()
+    votes: dict[int, list[tuple[str, str]]] = {}
+    for pk, user, label in rows:
+        votes.setdefault(int(pk), []).append((str(user), str(label or "")))
+    return {pk: v for pk, v in votes.items() if len(v) > 1}

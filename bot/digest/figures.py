@@ -212,6 +212,11 @@ def _weekly_trust(session: Session, queue: QueueConfig, bounds: list[datetime]) 
     audits = trust_data.audit_counts(session=session, queues=[queue.name], bounds=bounds)
     checks = trust_data.checked_counts(session=session, queues=[queue.name])
     mixes = trust_data.automatic_mix_by_week(session=session, queue=queue.name, bounds=bounds)
+    item_votes = (
+        trust_data.audit_item_votes(session=session, queue=queue.name)
+        if queue.votes_required > 1
+        else None
+    )
     flagged = None
     result = []
     for week in range(HISTORY_WEEKS):
@@ -225,6 +230,7 @@ def _weekly_trust(session: Session, queue: QueueConfig, bounds: list[datetime]) 
             mix=mixes.get(week),
             flagged=flagged,
             replicates=SHOWN_REPLICATES if shown else CHART_REPLICATES,
+            item_votes=item_votes,
         )
         flagged = trust.flagged
         result.append(trust)

@@ -30,7 +30,7 @@ from models.estimates import (
 from models.trust import queue_trust
 from storage.overview import queue_overviews
 from storage.stats_data import active_votes_by_item, audit_answers, control_item_count
-from storage.trust_data import audit_counts, automatic_mix, checked_counts
+from storage.trust_data import audit_counts, audit_item_votes, automatic_mix, checked_counts
 
 
 def queue_stats(
@@ -60,6 +60,9 @@ def queue_stats(
         min_reviewer_accuracy=queue.min_reviewer_accuracy,
         votes_required=queue.votes_required,
         mix=automatic_mix(session=session, queue=queue.name),
+        item_votes=audit_item_votes(session=session, queue=queue.name)
+        if queue.votes_required > 1
+        else None,
     )
     figures["automatic_accuracy"] = asdict(trust.accuracy.estimate)
     figures["accuracy_basis"] = trust.accuracy.as_dict()
