@@ -103,8 +103,11 @@ def choose_rows(
 
 
 def lookalike_id(recent: Sequence[str], rng: np.random.Generator, taken: set[str]) -> str:
-    """An id shaped like one of ``recent`` (its last run of digits redrawn, same length), not in
-    ``taken``; with no recent id, a plain number."""
+    """An id shaped like the queue's ``recent`` ones, not in ``taken``: a recent id with its
+    last run of digits redrawn at the same width, below the lowest recent number when there is
+    room (an older-looking case, like the real past cases control items are; producers' ids
+    tend to grow, so it is less likely to meet a future one). With no recent id, a number."""
+    candidate = ""
     for _ in range(20):
         if not recent:
             candidate = str(int(rng.integers(100_000, 1_000_000)))
@@ -117,7 +120,14 @@ def lookalike_id(recent: Sequence[str], rng: np.random.Generator, taken: set[str
                 last = runs[-1]
                 width = len(last.group())
                 low = 10 ** (width - 1) if width > 1 and last.group()[0] != "0" else 0
-                number = str(int(rng.integers(low, 10**width))).zfill(width)
+                high = 10**width
+                oldest = min(
+                    (int(m[-1].group()) for r in recent if (m := list(_DIGITS.finditer(r)))),
+                    default=high,
+                )
+                if low < oldest <= high:
+                    high = oldest
+                number = str(int(rng.integers(low, high))).zfill(width)
                 candidate = model[: last.start()] + number + model[last.end() :]
         if candidate not in taken:
             return candidate

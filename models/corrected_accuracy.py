@@ -174,9 +174,11 @@ def corrected_accuracy(
             [h for a in kept for h in [a.predicted == a.answer] * a.count],
             [w for a in kept for w in [a.share / a.sampling_probability] * a.count],
         )
+        n_control = n_checked - n_cross
+        cross = f" and {n_cross} cross-checked audit answers" if n_cross else ""
         note = (
-            f"not corrected for reviewer error: {n_checked} control answer"
-            f"{'' if n_checked == 1 else 's'} so far, {MIN_CONTROL} needed"
+            f"not corrected for reviewer error: {n_control} control answer"
+            f"{'' if n_control == 1 else 's'}{cross} so far, {MIN_CONTROL} needed"
         )
         return CorrectedAccuracy(raw, False, n_checked, excluded_answers, excluded, note)
 

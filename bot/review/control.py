@@ -60,7 +60,11 @@ def add_controls(
         row, s = rows[i], scored[i]
         display = row.external_id
         if not display or display in taken:
-            display = lookalike_id(recent, rng, taken)
+            for _ in range(10):  # an id some item of the queue shows already is drawn again
+                display = lookalike_id(recent, rng, taken)
+                if not shown_ids(session=session, queue=queue.name, ids=[display]):
+                    break
+                taken.add(display)
         taken.add(display)
         controls.append(
             NewControl(

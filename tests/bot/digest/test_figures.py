@@ -251,7 +251,8 @@ def test_accuracy_of_automatic_decisions_is_weighted(figures) -> None:
     assert accuracy == weighted_proportion(hits, weights)
     assert figures.this_week.automatic_agreement == accuracy
     assert figures.this_week.accuracy_note == (
-        "not corrected for reviewer error: 0 control answers so far, 20 needed"
+        "not corrected for reviewer error: 0 control answers and 6 cross-checked audit answers"
+        " so far, 20 needed"
     )
     assert figures.last_week.automatic_accuracy == Estimate.unmeasured()
 
