@@ -270,6 +270,21 @@ def decide(
     return GateDecision(promote=not failures, reason=reason, slices=tuple(slices))
 
 
+def best_scores(
+    scores: Sequence[Mapping[str, float | None]], metrics: Sequence[str]
+) -> dict[str, int]:
+    """For each metric, the index in ``scores`` (the trusted hold-out scores of the versions
+    once in use, oldest first) of the best one; the earliest on a tie. A metric no version has a
+    score for is left out. These are the ratchet's floors."""
+    best: dict[str, int] = {}
+    for metric in metrics:
+        sign = 1.0 if HIGHER_IS_BETTER[metric] else -1.0
+        scored = [(i, s[metric]) for i, s in enumerate(scores) if s.get(metric) is not None]
+        if scored:
+            best[metric] = max(scored, key=lambda pair: (sign * float(pair[1] or 0), -pair[0]))[0]
+    return best
+
+
 def trusted_figure(slices: Sequence[Slice], metric: str) -> Slice | None:
     """The trusted hold-out's ``metric`` against the current model: what announcements quote."""
     for item in slices:

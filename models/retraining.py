@@ -24,10 +24,11 @@ from sklearn.pipeline import Pipeline
 from sqlalchemy.orm import Session
 
 from models.errors import ModelNotTrained
-from models.evaluation import HIGHER_IS_BETTER, evaluate, fit
+from models.evaluation import evaluate, fit
 from models.gate import (
     GateDecision,
     Slice,
+    best_scores,
     decide,
     gate_metrics,
     measure_slice,
@@ -268,14 +269,10 @@ def best_earlier(
         if v.state != "rejected" and v.info.get("holdout_key") == key
     ]
     floors: dict[ModelVersion, list[str]] = {}
-    for metric in metrics:
-        scored = [v for v in reached if (v.metrics.get("holdout") or {}).get(metric) is not None]
-        if not scored:
-            continue
-        sign = 1.0 if HIGHER_IS_BETTER[metric] else -1.0
-        best = max(scored, key=lambda v: (sign * v.metrics["holdout"][metric], -v.number))
-        if best.id != current.id:
-            floors.setdefault(best, []).append(metric)
+    best = best_scores([v.metrics.get("holdout") or {} for v in reached], metrics)
+    for metric, index in best.items():
+        if reached[index].id != current.id:
+            floors.setdefault(reached[index], []).append(metric)
     return floors
 
 

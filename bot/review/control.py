@@ -58,7 +58,7 @@ def add_controls(
     controls = []
     for i in picks:
         row, s = rows[i], scored[i]
-        display = row.external_id
+        display = row.external_id or ""
         if not display or display in taken:
             for _ in range(10):  # an id some item of the queue shows already is drawn again
                 display = lookalike_id(recent, rng, taken)
