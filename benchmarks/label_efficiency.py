@@ -116,7 +116,7 @@ class Run:
     estimate: tuple[float | None, float | None, float | None] = (None, None, None)
     estimate_exact: tuple[float | None, float | None, float | None] = (None, None, None)
     seconds: float = 0.0
-    #: For ``benchmarks/trust.py``: the automatic decisions (predicted, true label), the audits
+    #: For ``benchmarks/trust.py``: the confident decisions (predicted, true label), the audits
     #: (predicted, true label, sampling probability), the true labels of control items, and
     #: each retrain's candidate and current model on the test split (gate metrics).
     auto: list[tuple[str, str]] = field(default_factory=list)
@@ -281,6 +281,7 @@ def simulate(name: str, strategy: str, seed: int, setup: Setup) -> Run:
                 audits.append(AuditAnswer(s.label, said, r.audit_probability))
                 audits_exact.append(AuditAnswer(s.label, truth, r.audit_probability))
                 run.audits.append((s.label, truth, r.audit_probability))
+                run.auto.append((s.label, truth))  # audits are automatic decisions drawn
                 p = r.audit_probability
             elif j in picked:
                 said, p = _reviewer(truth, labels, rng, setup.error_rate), picked[j]

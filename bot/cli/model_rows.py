@@ -13,7 +13,12 @@ from collections.abc import Iterator
 from models.retraining import slices_of
 from storage.tables import ModelVersion
 
-_SHORT = {"average_precision": "AP", "log_loss": "log loss", "macro_f1": "macro-F1"}
+_SHORT = {
+    "average_precision": "AP",
+    "log_loss": "log loss",
+    "macro_f1": "macro-F1",
+    "brier": "Brier",
+}
 
 
 def version_lines(v: ModelVersion) -> Iterator[str]:

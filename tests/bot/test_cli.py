@@ -245,7 +245,7 @@ def test_a_second_train_is_a_candidate_that_must_pass_the_gate(hitl, db, tmp_pat
         # A rejected file does not become the queue's labelled data.
         assert session.scalars(select(TrainingExample.payload)).all() == before
     output = ok(hitl("models", "fraud")).stdout
-    assert "    gate trusted_holdout n=30: log loss " in output
+    assert "    gate trusted_holdout n=30: Brier " in output
     assert "    rejected: " in output
     forced = ok(hitl("train", "fraud", str(wrong), "--force"))
     assert "fraud-v3 is current (forced)" in forced.stdout

@@ -123,8 +123,8 @@ def test_malformed_input_is_refused(slices: list[Slice], kwargs: dict) -> None:
 def test_primary_metric_by_number_of_labels() -> None:
     assert primary_metric(["legit", "fraud"]) == "average_precision"
     assert primary_metric(["good", "bad", "unsure"]) == "macro_f1"
-    assert gate_metrics(["legit", "fraud"]) == ("log_loss", "accuracy", "average_precision")
-    assert gate_metrics(["good", "bad", "unsure"]) == ("log_loss", "accuracy", "macro_f1")
+    assert gate_metrics(["legit", "fraud"]) == ("brier", "accuracy", "average_precision")
+    assert gate_metrics(["good", "bad", "unsure"]) == ("brier", "accuracy", "macro_f1")
     with pytest.raises(ValueError):
         primary_metric(["only"])
 
@@ -325,6 +325,30 @@ def test_paired_bootstrap_noise_equals_a_brute_force_bootstrap() -> None:
             average_precision_score(positive, cand, sample_weight=w)
             - average_precision_score(positive, curr, sample_weight=w)
         )
+    assert noise == pytest.approx(np.std(diffs, ddof=1))
+
+
+@pytest.mark.parametrize("metric", ["brier", "log_loss"])
+def test_paired_bootstrap_noise_of_scoring_rules_equals_brute_force(metric: str) -> None:
+    from sklearn.metrics import log_loss
+
+    from models.evaluation import brier_score
+
+    labels = ["good", "bad", "unsure"]
+    rng = np.random.default_rng(4)
+    n = 40
+    y = rng.choice(labels, size=n)
+    cand, curr = rng.dirichlet([2, 2, 2], size=n), rng.dirichlet([2, 2, 2], size=n)
+    noise = paired_bootstrap_noise(metric, cand, curr, y.tolist(), labels=labels, random_state=2)
+    counts = np.random.default_rng(2).multinomial(n, np.full(n, 1 / n), size=200)
+
+    def value(proba: np.ndarray, w: np.ndarray) -> float:
+        if metric == "brier":
+            return brier_score(y.tolist(), proba, labels, w)
+        order = sorted(range(3), key=lambda j: labels[j])
+        return float(log_loss(y, proba[:, order], labels=sorted(labels), sample_weight=w))
+
+    diffs = [value(cand, c) - value(curr, c) for c in counts]
     assert noise == pytest.approx(np.std(diffs, ddof=1))
 
 
