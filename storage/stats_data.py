@@ -1,4 +1,4 @@
-"""The rows accuracy figures are computed from: audit answers, votes, outcomes."""
+"""The rows accuracy figures are computed from: audit answers, votes, control items."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from storage.reviews import undone_votes
-from storage.tables import ControlItem, Item, Outcome, Prediction, Review
+from storage.tables import ControlItem, Item, Prediction, Review
 
 
 def audit_answers(*, session: Session, queue: str) -> list[tuple[str, str, float]]:
@@ -33,15 +33,6 @@ def active_votes_by_item(*, session: Session, queue: str) -> dict[str, list[tupl
     for item_id, user, label in rows:
         grouped[item_id].append((user, label or ""))
     return dict(grouped)
-
-
-def outcome_labels(*, session: Session, queue: str) -> dict[str, str]:
-    rows = session.execute(
-        select(Item.external_id, Outcome.label)
-        .join(Outcome, Outcome.item_id == Item.id)
-        .where(Item.queue == queue)
-    ).all()
-    return {r[0]: r[1] for r in rows}
 
 
 def control_item_count(*, session: Session, queue: str) -> int:
