@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -127,3 +128,26 @@ def test_answers_show_counts_per_queue_and_the_latest():
 
 def test_no_queues_configured():
     assert "No queues configured." in texts(home_view(home(queues=[])))
+
+
+def test_a_rollback_shows_who_and_flagged_reviewers_only_to_admins():
+    from bot.slack.home import FlaggedReviewer, Rollback
+
+    flagged = (FlaggedReviewer("U0BAD", Estimate(0.5, 0.3, 0.7, 20)),)
+    rollback = Rollback("fraud-v1", "alice", NOW - timedelta(days=1))
+    for is_admin in (True, False):
+        shown = texts(
+            home_view(home(queues=[card(rollback=rollback, flagged=flagged, is_admin=is_admin)]))
+        )
+        assert "Rolled back to `fraud-v1` by alice" in shown and "hitl unpin fraud" in shown
+        assert ("<@U0BAD>" in shown) == is_admin
+
+
+def test_audit_cards_waiting_do_not_say_what_the_model_said():
+    audit = replace(waiting_item(1), route="audit")
+    control = replace(waiting_item(2), route="gold")
+    review = waiting_item(3)
+    shown = texts(home_view(home([audit, control, review])))
+    assert shown.count("model says") == 1 and shown.count("🔍 audit") == 2
+    seen = texts(home_view(home([audit], queues=[card(blind=False)])))
+    assert "model says" in seen
