@@ -49,11 +49,13 @@ from typing import Any
 import numpy as np
 from sklearn.pipeline import Pipeline
 
+from models.control_items import Candidate, Mirror, choose_rows, control_count
 from models.datasets import Dataset, airline_sentiment, credit_card_fraud
 from models.estimates import AuditAnswer, automatic_accuracy
 from models.evaluation import evaluate, fit, split_holdout
-from models.gate import decide, measure_slice, primary_metric
+from models.gate import Slice, best_scores, decide, gate_metrics, measure_slice, primary_metric
 from models.pipelines import score
+from models.reviewer_quality import Check, flagged_reviewers, reviewer_accuracy
 from models.routing import decide_route
 from models.selection import (
     HumanLabel,
@@ -64,6 +66,7 @@ from models.selection import (
 )
 
 STRATEGIES = ("uncertainty", "random", "none")
+BAD = 2  # the always-wrong reviewer, with ``Setup.bad_reviewer``
 #: Review answers per batch: enough for the curves to approach the full-data score.
 BUDGET = {"credit_card_fraud": 50, "airline_sentiment": 200}
 LEGEND = """\
@@ -94,6 +97,11 @@ class Setup:
     gate_z: float = 1.0
     error_rate: float = 0.05
     test_fraction: float = 0.25
+    #: Control items per message, for ``benchmarks/trust.py`` (uncertainty strategy only).
+    gold_rate: float = 0.0
+    #: One reviewer in three always wrong: answers go to three reviewers at random, control
+    #: items measure them, and a flagged one's answers stop training (``benchmarks/trust.py``).
+    bad_reviewer: bool = False
 
 
 @dataclass
@@ -108,6 +116,13 @@ class Run:
     estimate: tuple[float | None, float | None, float | None] = (None, None, None)
     estimate_exact: tuple[float | None, float | None, float | None] = (None, None, None)
     seconds: float = 0.0
+    #: For ``benchmarks/trust.py``: the confident decisions (predicted, true label), the audits
+    #: (predicted, true label, sampling probability), the true labels of control items, and
+    #: each retrain's candidate and current model on the test split (gate metrics).
+    auto: list[tuple[str, str]] = field(default_factory=list)
+    audits: list[tuple[str, str, float]] = field(default_factory=list)
+    controls: list[str] = field(default_factory=list)
+    candidates: list[tuple[bool, dict[str, float], dict[str, float]]] = field(default_factory=list)
 
 
 #: Filled in the parent before the workers fork, so the data are not pickled per task.
@@ -122,6 +137,11 @@ def _reviewer(truth: str, labels: Sequence[str], rng: np.random.Generator, error
 
 
 def _test_score(pipeline: Pipeline, data: Dataset, test: np.ndarray, metric: str) -> float:
+    return _test_metrics(pipeline, data, test)[metric]
+
+
+def _test_metrics(pipeline: Pipeline, data: Dataset, test: np.ndarray) -> dict[str, float]:
+    """The gate's metrics of ``pipeline`` on the test split (the truth of "better")."""
     metrics = evaluate(
         pipeline,
         data.kind,
@@ -129,7 +149,62 @@ def _test_score(pipeline: Pipeline, data: Dataset, test: np.ndarray, metric: str
         [data.y[i] for i in test],
         labels=data.labels,
     )
-    return metrics.primary(metric)
+    return {m: metrics.primary(m) for m in gate_metrics(data.labels)}
+
+
+def gate(
+    candidate: Pipeline,
+    history: list[Pipeline],
+    scores: list[dict[str, float | None]],
+    current: int,
+    data: Dataset,
+    hold: tuple[list[Any], list[str]],
+    recent: Sequence[HumanLabel],
+    setup: Setup,
+) -> bool:
+    """The project's gate on ``candidate``: every gate metric on the trusted hold-out and the
+    recent answers against the current model, and the ratchet's floors (the best of the models
+    once in use, ``history``, by their hold-out ``scores``)."""
+    labels = list(data.labels)
+    metrics = gate_metrics(labels)
+    common: dict[str, Any] = {
+        "candidate": candidate,
+        "kind": data.kind,
+        "labels": labels,
+        "metrics": metrics,
+    }
+    slices: list[Slice] = [
+        *measure_slice(
+            "trusted_holdout", current=history[current], payloads=hold[0], y=hold[1], **common
+        ),
+        *measure_slice(
+            "recent_labels",
+            current=history[current],
+            payloads=[a.payload for a in recent],
+            y=[a.label for a in recent],
+            sample_weight=evaluation_weights(recent),
+            **common,
+        ),
+    ]
+    floors: dict[int, list[str]] = {}
+    for metric, index in best_scores(scores, metrics).items():
+        if index != current:
+            floors.setdefault(index, []).append(metric)
+    for index, floor_metrics in floors.items():
+        slices += measure_slice(
+            "trusted_holdout",
+            current=history[index],
+            payloads=hold[0],
+            y=hold[1],
+            against=f"v{index + 1}",
+            **{**common, "metrics": floor_metrics},
+        )
+    return decide(slices, tolerance=setup.tolerance, z=setup.gate_z).promote
+
+
+def holdout_scores(pipeline: Pipeline, data: Dataset, hold: tuple[list[Any], list[str]]) -> dict:
+    metrics = evaluate(pipeline, data.kind, hold[0], hold[1], labels=data.labels)
+    return {m: getattr(metrics, m) for m in gate_metrics(data.labels)}
 
 
 def _seed_set(data: Dataset, pool: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
@@ -161,6 +236,11 @@ def simulate(name: str, strategy: str, seed: int, setup: Setup) -> Run:
     hold_x = [data.payloads[seed_rows[i]] for i in hold_idx]
     hold_y = [data.y[seed_rows[i]] for i in hold_idx]
     current = fit(data.kind, [p for p, _ in initial], [y for _, y in initial], random_state=seed)
+    history, scores = [current], [holdout_scores(current, data, (hold_x, hold_y))]
+    control_rng = np.random.default_rng([seed, 2])
+    unused_controls = control_rng.permutation(test).tolist()  # see benchmarks/trust.py
+    who: dict[str, int] = {}  # with a bad reviewer: who answered each item
+    checks: list[Check] = []  # their control answers
 
     stream = rng.permutation(np.setdiff1d(pool, seed_rows))
     run = Run(answers=[0], scores=[_test_score(current, data, test, metric)])
@@ -193,50 +273,64 @@ def simulate(name: str, strategy: str, seed: int, setup: Setup) -> Run:
             truth = data.y[row]
             if r.route == "auto":
                 auto_hits.append(s.label == truth)
+                run.auto.append((s.label, truth))
                 if j not in picked:
                     continue
             if r.route == "audit":
                 said = _reviewer(truth, labels, rng, setup.error_rate)
                 audits.append(AuditAnswer(s.label, said, r.audit_probability))
                 audits_exact.append(AuditAnswer(s.label, truth, r.audit_probability))
+                run.audits.append((s.label, truth, r.audit_probability))
+                run.auto.append((s.label, truth))  # audits are automatic decisions drawn
                 p = r.audit_probability
             elif j in picked:
                 said, p = _reviewer(truth, labels, rng, setup.error_rate), picked[j]
             else:
                 continue  # left waiting: the review budget is spent
+            if setup.bad_reviewer:
+                who[data.ids[row]] = int(control_rng.integers(3))
+                if who[data.ids[row]] == BAD:
+                    said = next(label for label in labels if label != truth)
             if strategy != "none":
                 answers.append(
                     HumanLabel(
                         data.payloads[row], said, p, at + timedelta(seconds=j), data.ids[row]
                     )
                 )
+        if setup.gold_rate and strategy == "uncertainty":
+            messages = len(picked) + sum(r.route == "audit" for r in routes)
+            k = control_count(messages, setup.gold_rate, control_rng)
+            truths = _control_truths(
+                data, current, unused_controls, scored, routes, k, setup, control_rng
+            )
+            run.controls += truths
+            if setup.bad_reviewer:
+                for truth in truths:
+                    user = int(control_rng.integers(3))
+                    said = truth if user != BAD else next(x for x in labels if x != truth)
+                    checks.append(Check(str(user), truth, said))
         if strategy == "none":
             run.answers.append(0)
             run.scores.append(run.scores[-1])
             continue
-        older, recent = split_recent(answers, setup.recent_fraction)
+        trusted = answers
+        if setup.bad_reviewer:  # a flagged reviewer's answers neither train nor judge
+            flagged = flagged_reviewers(reviewer_accuracy(checks, min_accuracy=0.8))
+            trusted = [a for a in answers if str(who[a.item_id]) not in flagged]
+        older, recent = split_recent(trusted, setup.recent_fraction)
         payloads_t, y_t, weights = assemble_training_set(initial, older, {})
         candidate = fit(data.kind, payloads_t, y_t, random_state=seed, sample_weight=weights)
-        common: dict[str, Any] = {
-            "candidate": candidate,
-            "current": current,
-            "kind": data.kind,
-            "labels": labels,
-            "metric": metric,
-        }
-        slices = [
-            measure_slice("trusted_holdout", payloads=hold_x, y=hold_y, **common),
-            measure_slice(
-                "recent_labels",
-                payloads=[a.payload for a in recent],
-                y=[a.label for a in recent],
-                sample_weight=evaluation_weights(recent),
-                **common,
-            ),
-        ]
-        decision = decide(slices, tolerance=setup.tolerance, metric=metric, z=setup.gate_z)
-        if decision.promote:
+        promote = gate(
+            candidate, history, scores, len(history) - 1, data, (hold_x, hold_y), recent, setup
+        )
+        if setup.gold_rate and strategy == "uncertainty":
+            run.candidates.append(
+                (promote, _test_metrics(candidate, data, test), _test_metrics(current, data, test))
+            )
+        if promote:
             current = candidate
+            history.append(current)
+            scores.append(holdout_scores(current, data, (hold_x, hold_y)))
             run.promoted += 1
             run.scores.append(_test_score(current, data, test, metric))
         else:
@@ -249,6 +343,37 @@ def simulate(name: str, strategy: str, seed: int, setup: Setup) -> Run:
         setattr(run, attr, (e.value, e.low, e.high))
     run.seconds = time.perf_counter() - started
     return run
+
+
+def _control_truths(
+    data: Dataset,
+    current: Pipeline,
+    unused: list[int],
+    scored: Sequence[Any],
+    routes: Sequence[Any],
+    k: int,
+    setup: Setup,
+    rng: np.random.Generator,
+) -> list[str]:
+    """The true labels of ``k`` control items chosen the project's way
+    (``models.control_items.choose_rows``): rows the model is as sure of as this batch's
+    confident predictions, each used once. Labelled rows of the test split stand for the
+    queue's trusted file (answering them trains nothing)."""
+    if k == 0 or not unused:
+        return []
+    sample = unused[:200]
+    proba = score(current, data.kind, [data.payloads[i] for i in sample])
+    candidates = [Candidate(i, s.label, s.confidence) for i, s in enumerate(proba)]
+    mirrors = [
+        Mirror(s.label, s.confidence)
+        for s, r in zip(scored, routes, strict=True)
+        if r.route != "review"
+    ]
+    picks = choose_rows(candidates, mirrors, k, review_below=setup.review_below, rng=rng)
+    rows = [sample[i] for i in picks]
+    for row in rows:
+        unused.remove(row)
+    return [data.y[row] for row in rows]
 
 
 def _labels_to_reach(run: Run, target: float) -> float:

@@ -154,6 +154,12 @@ class QueueConfig(BaseModel):
     mask_patterns: bool = True
     missing_features: Literal["review", "reject", "ignore"] = "review"
     segments: tuple[str, ...] = ()
+    # Trust in answers: the share of messages that are control items (rows of the trusted
+    # labelled data), whether audit and control cards hide the model's answer, and the accuracy
+    # under which (95% upper bound) a reviewer's answers stop training the model.
+    gold_rate: float = Field(default=0.02, ge=0.0, lt=1.0)
+    blind_audit: bool = True
+    min_reviewer_accuracy: float = Field(default=0.8, ge=0.0, le=1.0)
 
     _channel = field_validator("channel")(_check_channel)
 

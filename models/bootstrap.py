@@ -48,6 +48,18 @@ def _replicate_metric(
     metric: str, proba: np.ndarray, y: np.ndarray, labels: Sequence[str], w: np.ndarray
 ) -> np.ndarray | None:
     """``metric`` under each row of bootstrap weights ``w``; ``None`` if not supported."""
+    if metric == "log_loss":
+        # Each row's loss is fixed; a re-draw only re-weights them (clipped as scikit-learn does).
+        truth = np.asarray([list(labels).index(label) for label in y])
+        eps = np.finfo(proba.dtype).eps
+        loss = -np.log(np.clip(proba[np.arange(len(y)), truth], eps, 1 - eps))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return (w @ loss) / w.sum(axis=1)
+    if metric == "brier":
+        onehot = (np.asarray(y)[:, None] == np.asarray(labels)[None, :]).astype(float)
+        loss = ((proba - onehot) ** 2).sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return (w @ loss) / w.sum(axis=1)
     pred = np.asarray(labels)[proba.argmax(axis=1)]
     if metric == "average_precision" and len(labels) == 2:
         return _average_precision(proba[:, 1], y == labels[1], w)
@@ -73,8 +85,9 @@ def paired_bootstrap_noise(
     """Standard error of ``metric(candidate) - metric(current)`` over bootstrap re-draws of rows.
 
     Both models are measured on the same re-drawn rows (paired), so what they share cancels out.
-    ``None`` when it cannot be estimated: a metric other than average precision (binary),
-    accuracy or macro-F1, fewer than two rows, or too few re-draws where the metric is defined.
+    ``None`` when it cannot be estimated: a metric other than log loss, Brier, average precision
+    (binary), accuracy or macro-F1, fewer than two rows, or too few re-draws where the metric
+    is defined.
     """
     y_arr = np.asarray(y)
     n = len(y_arr)

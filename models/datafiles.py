@@ -178,6 +178,17 @@ def labelled_examples(
     return payloads, y
 
 
+def record_ids(records: Iterable[Mapping[str, Any]], id_column: str = "id") -> list[str | None]:
+    """Each record's id (``None`` where it has none): a labelled file's ids are kept, so a row
+    posted later as a control item can show the id of the real past case it was."""
+    ids: list[str | None] = []
+    for record in records:
+        raw = record.get(id_column)
+        text = "" if raw is None else str(raw).strip()
+        ids.append(text or None)
+    return ids
+
+
 def _context(
     record: Mapping[str, Any], where: str, columns: Sequence[str]
 ) -> dict[str, float | str]:

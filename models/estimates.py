@@ -21,18 +21,18 @@ Seeded simulations in ``tests/models/test_estimates.py`` check its coverage.
 Nothing here invents a number: with no answers an ``Estimate`` has ``n == 0`` and ``None``
 values, which the digest shows as "not measured", never as 0%.
 
-Audit answers are what reviewers said, so the estimate measures agreement with reviewers: when
-reviewers err, accuracy is underestimated by about their error rate. Outcomes (late ground truth)
-are the check on that, per reviewer, with ``reviewer_accuracy``.
+Audit answers are what reviewers said, so the estimate here measures agreement with reviewers:
+when reviewers err, accuracy is underestimated by about their error rate. The figure people read
+is corrected for that (``models.corrected_accuracy``, with each reviewer's error measured on
+control items and outcomes in ``models.reviewer_quality``); this one is kept as the raw
+agreement.
 """
 
 from __future__ import annotations
 
 import math
-from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
 
 #: Two-sided 95% normal quantile.
 Z95 = 1.959963984540054
@@ -61,14 +61,6 @@ class AuditAnswer:
     truth: str
     #: Probability that this item was sent to people (the queue's ``audit_rate`` at the time).
     sampling_probability: float
-
-
-class Vote(NamedTuple):
-    """One reviewer's answer on one item."""
-
-    user: str
-    item_id: str
-    label: str
 
 
 def wilson_interval(p: float, n: float, *, z: float = Z95) -> tuple[float, float]:
@@ -191,23 +183,3 @@ def rating_table(
             row[index[label]] += 1
         table.append(row)
     return table
-
-
-def reviewer_accuracy(
-    votes: Sequence[Vote | tuple[str, str, str]], outcomes: Mapping[str, str]
-) -> dict[str, Estimate]:
-    """Each reviewer's accuracy against outcomes (late ground truth), with a Wilson interval.
-
-    ``votes`` are ``(user, item_id, label)``; ``outcomes`` maps item id to the true label. A
-    reviewer none of whose items has an outcome gets an unmeasured ``Estimate``.
-    """
-    hits: dict[str, list[bool]] = defaultdict(list)
-    users: list[str] = []
-    for user, item_id, label in votes:
-        if user not in hits:
-            users.append(user)
-            hits[user] = []
-        truth = outcomes.get(item_id)
-        if truth is not None:
-            hits[user].append(label == truth)
-    return {user: weighted_proportion(hits[user], [1.0] * len(hits[user])) for user in users}

@@ -34,6 +34,7 @@ HIGHER_IS_BETTER: Mapping[str, bool] = {
     "roc_auc": True,
     "macro_f1": True,
     "log_loss": False,
+    "brier": False,
 }
 
 
@@ -78,6 +79,10 @@ class Metrics:
     roc_auc: float | None
     macro_f1: float | None
     log_loss: float | None
+    #: The multi-class Brier score: mean over rows of sum over labels of (p - [label])²; for
+    #: two labels twice scikit-learn's ``brier_score_loss``. Bounded, so one confident mistake
+    #: on a small slice cannot dominate it as it dominates log loss.
+    brier: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -140,7 +145,7 @@ def evaluate(
         raise BadTrainingData(f"labels {unknown} are not among the queue's labels {labels}")
     n = len(y_true)
     if n == 0:
-        return Metrics(0, None, None, None, None, None)
+        return Metrics(0, None, None, None, None, None, None)
     weights = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
     proba = proba_by_label(pipeline, to_model_input(kind, payloads), labels)
     y_pred = [labels[i] for i in proba.argmax(axis=1)]
@@ -163,7 +168,22 @@ def evaluate(
             f1_score(y_true, y_pred, average="macro", sample_weight=weights, zero_division=0)
         ),
         log_loss=_log_loss(y_true, proba, labels, weights),
+        brier=brier_score(y_true, proba, labels, weights),
     )
+
+
+def brier_score(
+    y_true: Sequence[str],
+    proba: np.ndarray,
+    labels: Sequence[str],
+    weights: np.ndarray | None = None,
+) -> float:
+    """Multi-class Brier score of ``proba`` (one column per label, in ``labels`` order)."""
+    index = {label: j for j, label in enumerate(labels)}
+    onehot = np.zeros_like(proba)
+    onehot[np.arange(len(y_true)), [index[y] for y in y_true]] = 1.0
+    per_row = ((proba - onehot) ** 2).sum(axis=1)
+    return float(np.average(per_row, weights=weights))
 
 
 def fit(

@@ -44,7 +44,7 @@ def demo_figures(
         ).all()
     resolved = [r for r in rows if r.resolved_label is not None]
     auto = [r for r in rows if r.route == "auto"]
-    reviewed = [r for r in rows if r.route != "auto"]
+    reviewed = [r for r in rows if r.route in ("review", "audit")]  # control items aside
     return DemoFigures(
         posted=posted or 0,
         votes=votes or 0,

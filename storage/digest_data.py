@@ -45,7 +45,7 @@ def routed_by_week(
     for index, route, count in session.execute(
         select(week, Prediction.route, func.count())
         .join(Prediction, Prediction.item_id == Item.id)
-        .where(Item.queue == queue, _within(Item.created_at, bounds))
+        .where(Item.queue == queue, _within(Item.created_at, bounds), Prediction.route != "gold")
         .group_by(week, Prediction.route)
     ):
         counts[index][route] = count

@@ -3,7 +3,8 @@
 App Home is rebuilt each time someone opens it, so nothing here costs a query per item or per
 queue: the items waiting for the person are one query (their total comes with them, as a window
 count), their answers one query (counts per queue and the latest few, by window functions), and
-the per-queue figures one query each (backlog, current versions, audit tallies).
+the per-queue figures one query each (backlog, current versions; the trust figures come from
+``storage.trust_data``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy import case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from storage.reviews import undone_votes
@@ -69,18 +70,17 @@ class QueueBacklog:
     model_version: str | None
 
 
-@dataclass(frozen=True)
-class AuditTally:
-    """``count`` answered audit items drawn with ``sampling_probability``, right or not."""
-
-    sampling_probability: float
-    correct: bool
-    count: int
-
-
-def waiting_for(*, session: Session, user_id: str, queues: Sequence[str], limit: int) -> Waiting:
+def waiting_for(
+    *,
+    session: Session,
+    user_id: str,
+    queues: Sequence[str],
+    limit: int,
+    control_first: bool = False,
+) -> Waiting:
     """Posted, unresolved items of ``queues`` that ``user_id`` has no standing vote on, oldest
-    posted first; the caller passes only the queues the person may answer."""
+    posted first; the caller passes only the queues the person may answer. ``control_first``:
+    open control items before the others (`/hitl next` for someone behind on control items)."""
     if limit < 1:
         raise ValueError(f"limit must be at least 1, got {limit}")
     if not queues:
@@ -101,7 +101,7 @@ def waiting_for(*, session: Session, user_id: str, queues: Sequence[str], limit:
         select(
             ReviewMessage.queue,
             Item.id,
-            Item.external_id,
+            func.coalesce(Item.display_id, Item.external_id),  # the id the card shows
             ReviewMessage.channel,
             ReviewMessage.ts,
             ReviewMessage.posted_at,
@@ -120,7 +120,11 @@ def waiting_for(*, session: Session, user_id: str, queues: Sequence[str], limit:
             Item.resolved_at.is_(None),
             ~mine,
         )
-        .order_by(ReviewMessage.posted_at, ReviewMessage.id)
+        .order_by(
+            *([case((Prediction.route == "gold", 0), else_=1)] if control_first else []),
+            ReviewMessage.posted_at,
+            ReviewMessage.id,
+        )
         .limit(limit)
     ).all()
     items = [
@@ -143,7 +147,7 @@ def answers_of(
     ranked = (
         select(
             Item.queue,
-            Item.external_id,
+            func.coalesce(Item.display_id, Item.external_id).label("external_id"),
             Review.label,
             Review.created_at,
             func.count().over(partition_by=Item.queue).label("n"),
@@ -202,24 +206,3 @@ def queue_backlogs(*, session: Session, queues: Sequence[str]) -> dict[str, Queu
         )
         for q in queues
     }
-
-
-def audit_tallies(*, session: Session, queues: Sequence[str]) -> dict[str, list[AuditTally]]:
-    """Answered audit items per queue, counted by sampling probability and by whether people
-    agreed with the model: all an inverse-probability weighted accuracy needs."""
-    correct = case((Prediction.label == Item.resolved_label, 1), else_=0)
-    tallies: dict[str, list[AuditTally]] = {q: [] for q in queues}
-    for queue, probability, right, count in session.execute(
-        select(Item.queue, Prediction.audit_probability, correct, func.count())
-        .join(Prediction, Prediction.item_id == Item.id)
-        .where(
-            and_(
-                Item.queue.in_(list(queues)),
-                Prediction.route == "audit",
-                Item.resolved_label.is_not(None),
-            )
-        )
-        .group_by(Item.queue, Prediction.audit_probability, correct)
-    ):
-        tallies[queue].append(AuditTally(float(probability), bool(right), int(count)))
-    return tallies

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from storage.errors import ItemNotFound
-from storage.tables import Item, Prediction, Review, ReviewMessage
+from storage.tables import ControlItem, Item, Prediction, Review, ReviewMessage
 
 
 @dataclass(frozen=True)
@@ -109,11 +109,17 @@ def reviews_of(*, session: Session, item_pks: Sequence[int]) -> dict[int, list[R
 def resolved_items(
     *, session: Session, queue: str, after_pk: int = 0, limit: int = 500
 ) -> list[Item]:
-    """A page of items with a resolved label, by primary key (for streaming exports)."""
+    """A page of items with a resolved label, by primary key (for streaming exports); control
+    items are the queue's own test of its reviewers, not the producer's items: left out."""
     return list(
         session.scalars(
             select(Item)
-            .where(Item.queue == queue, Item.id > after_pk, Item.resolved_label.is_not(None))
+            .where(
+                Item.queue == queue,
+                Item.id > after_pk,
+                Item.resolved_label.is_not(None),
+                Item.id.not_in(select(ControlItem.item_id).where(ControlItem.queue == queue)),
+            )
             .order_by(Item.id)
             .limit(limit)
             .options(selectinload(Item.prediction).selectinload(Prediction.model_version))

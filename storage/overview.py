@@ -45,7 +45,8 @@ def queue_overviews(*, session: Session, queues: list[str]) -> dict[str, QueueOv
     return {
         q: QueueOverview(
             queue=q,
-            items=sum(routed[q].values()),
+            # A control item is not a producer's item: it is counted apart (route ``gold``).
+            items=sum(n for route, n in routed[q].items() if route != "gold"),
             routed={r: routed[q].get(r, 0) for r in ("review", "audit", "auto")},
             answered=answered.get(q, 0),
             waiting=backlogs[q].waiting,

@@ -71,8 +71,15 @@ def _wait_for_other_versions(session: Session, queue: str) -> None:
         )
 
 
-def set_current(*, session: Session, queue: str, version: str) -> ModelVersion:
-    """Make ``version`` the one that scores new items (promotion and rollback)."""
+def set_current(
+    *, session: Session, queue: str, version: str, promotion: bool = True
+) -> ModelVersion:
+    """Make ``version`` the one that scores new items.
+
+    A promotion records when (``promoted_at``: the digest lists it as promoted then); a rollback
+    (``promotion=False``, see ``storage.pins``) keeps the date the version was first promoted, so
+    the digest does not read a rollback as a promotion.
+    """
     # Lock the queue's versions first: a concurrent promotion or rollback waits here, then sees
     # the version this one makes current and retires it, so a queue never has two current ones
     # (PostgreSQL; SQLite already serialises writers with BEGIN IMMEDIATE).
@@ -84,9 +91,25 @@ def set_current(*, session: Session, queue: str, version: str) -> ModelVersion:
         .values(state=RETIRED)
     )
     row.state = CURRENT
-    row.promoted_at = utcnow()
+    if promotion:
+        row.promoted_at = utcnow()
     session.flush()
     return row
+
+
+def rollback_to(*, session: Session, queue: str, version: str) -> ModelVersion:
+    """Make an earlier ``version`` current again without recording a promotion."""
+    return set_current(session=session, queue=queue, version=version, promotion=False)
+
+
+def latest_version(*, session: Session, queue: str) -> ModelVersion | None:
+    """The queue's newest version, promoted or not: the last candidate made."""
+    return session.scalar(
+        select(ModelVersion)
+        .where(ModelVersion.queue == queue)
+        .order_by(ModelVersion.number.desc())
+        .limit(1)
+    )
 
 
 def get_version(*, session: Session, queue: str, version: str) -> ModelVersion:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from storage.tables import Item, ReviewMessage
@@ -68,7 +68,7 @@ def due_messages(
             ReviewMessage.queue,
             ReviewMessage.channel,
             ReviewMessage.ts,
-            Item.external_id,
+            func.coalesce(Item.display_id, Item.external_id),  # the id the card shows
             ReviewMessage.posted_at,
         )
         .join(Item, Item.id == ReviewMessage.item_id)

@@ -1,14 +1,14 @@
-"""The rows accuracy figures are computed from: audit answers, votes, outcomes."""
+"""The rows accuracy figures are computed from: audit answers, votes, control items."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from storage.reviews import undone_votes
-from storage.tables import Item, Outcome, Prediction, Review
+from storage.tables import ControlItem, Item, Prediction, Review
 
 
 def audit_answers(*, session: Session, queue: str) -> list[tuple[str, str, float]]:
@@ -35,10 +35,11 @@ def active_votes_by_item(*, session: Session, queue: str) -> dict[str, list[tupl
     return dict(grouped)
 
 
-def outcome_labels(*, session: Session, queue: str) -> dict[str, str]:
-    rows = session.execute(
-        select(Item.external_id, Outcome.label)
-        .join(Outcome, Outcome.item_id == Item.id)
-        .where(Item.queue == queue)
-    ).all()
-    return {r[0]: r[1] for r in rows}
+def control_item_count(*, session: Session, queue: str) -> int:
+    """Control items posted (or waiting to be) in the queue."""
+    return int(
+        session.scalar(
+            select(func.count()).select_from(ControlItem).where(ControlItem.queue == queue)
+        )
+        or 0
+    )

@@ -3,7 +3,9 @@
 One row of ``items`` per producer item; its current ``Prediction``; its ``ReviewMessage`` (the
 outbox row, stored before anything is sent to Slack); append-only ``Review`` rows (an undo is a
 new row pointing at the vote it takes back); the ``ModelVersion`` registry; ``TrainingExample``
-keeps the labelled data a queue started from, so a retrain never needs the original file.
+keeps the labelled data a queue started from, so a retrain never needs the original file;
+``ControlItem`` marks the items that are rows of it posted to measure reviewers; ``QueuePin``
+records rollbacks, which hold a queue on a version until it is unpinned.
 """
 
 from __future__ import annotations
@@ -65,9 +67,17 @@ class Item(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     resolved_label: Mapped[str | None] = mapped_column(String(255))
     resolved_at: Mapped[datetime | None]
+    #: The id people see in Slack when it is not ``external_id``: a control item shows the id
+    #: its row had in the training file, so it looks like any other case (see ``shown_id``).
+    display_id: Mapped[str | None] = mapped_column(String(255))
 
     prediction: Mapped[Prediction | None] = relationship(back_populates="item", uselist=False)
     message: Mapped[ReviewMessage | None] = relationship(back_populates="item", uselist=False)
+
+    @property
+    def shown_id(self) -> str:
+        """The id shown to people: ``display_id`` for a control item, else the producer's id."""
+        return self.display_id or self.external_id
 
 
 class Prediction(Base):
@@ -84,7 +94,7 @@ class Prediction(Base):
     model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
     label: Mapped[str] = mapped_column(String(255))
     confidence: Mapped[float] = mapped_column(Float)
-    route: Mapped[str] = mapped_column(String(8), index=True)  # review | audit | auto
+    route: Mapped[str] = mapped_column(String(8), index=True)  # review | audit | auto | gold
     audit_probability: Mapped[float] = mapped_column(Float)
     scored_at: Mapped[datetime] = mapped_column(default=utcnow)
     # What the model thought when it decided: [{"feature", "value", "contribution"}], strongest
@@ -212,6 +222,45 @@ class ContextKey(Base):
     queue: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(255), primary_key=True)
     first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ControlItem(Base):
+    """An item that is a row of the queue's trusted labelled data, posted to measure reviewers.
+
+    ``example_key`` (a hash of the row's payload) is unique per queue: a row is posted at most
+    once, so nobody is shown the same control case twice. ``label`` is the row's true label,
+    kept here so a later `hitl train` replacing the training data cannot lose it.
+    """
+
+    __tablename__ = "control_items"
+    __table_args__ = (
+        UniqueConstraint("queue", "example_key", name="uq_control_items_queue_example"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), unique=True)
+    queue: Mapped[str] = mapped_column(String(64))
+    example_key: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class QueuePin(Base):
+    """A rollback: the queue stays on ``version`` until ``unpinned_at`` (`hitl unpin`).
+
+    Rows are kept after unpinning, so the digest can tell who rolled back to what and when.
+    """
+
+    __tablename__ = "queue_pins"
+    __table_args__ = (Index("ix_queue_pins_queue", "queue"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    queue: Mapped[str] = mapped_column(String(64))
+    version: Mapped[str] = mapped_column(String(64))
+    pinned_by: Mapped[str] = mapped_column(String(255))
+    pinned_at: Mapped[datetime] = mapped_column(default=utcnow)
+    unpinned_by: Mapped[str | None] = mapped_column(String(255))
+    unpinned_at: Mapped[datetime | None]
 
 
 class ClockLease(Base):

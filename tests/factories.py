@@ -23,10 +23,17 @@ LABELS = ("legit", "fraud")
 
 def config_toml(**queues: dict[str, Any]) -> str:
     """TOML text for ``queues`` (name → fields); ``kind``/``channel``/``labels`` default to a
-    tabular fraud queue in channel C0REVIEW."""
+    tabular fraud queue in channel C0REVIEW. ``gold_rate`` defaults to 0 here (the design's
+    default is 0.02): control items are random, and only the tests about them want them."""
     parts = []
     for name, fields in queues.items():
-        body = {"kind": "tabular", "channel": "C0REVIEW", "labels": list(LABELS), **fields}
+        body = {
+            "kind": "tabular",
+            "channel": "C0REVIEW",
+            "labels": list(LABELS),
+            "gold_rate": 0,
+            **fields,
+        }
         lines = [f"[queues.{name}]"]
         for key, value in body.items():
             lines.append(f"{key} = {_toml(value)}")
@@ -153,3 +160,26 @@ def waiting_item(
         route="review",
         votes=votes,
     )
+
+
+def answered_items(sessions: sessionmaker[Session], n: int = 3) -> None:
+    """``n`` items answered since the first model, so a retrain has something new to learn."""
+    from storage.items import NewItem, add_items
+    from storage.registry import current_version
+
+    payloads, y = cancer_rows()
+    with sessions.begin() as session:
+        version = current_version(session=session, queue="fraud")
+        items = add_items(
+            session=session,
+            queue="fraud",
+            channel="C0REVIEW",
+            model_version_id=version.id,
+            items=[
+                NewItem(f"a-{i}", payloads[300 + i], {}, "legit", 0.6, "review", 1.0, 0.4)
+                for i in range(n)
+            ],
+        )
+        pks = [item.id for item in items]
+    for i, pk in enumerate(pks):
+        vote(sessions, pk, "U0ANALYST", y[300 + i])

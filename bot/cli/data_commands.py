@@ -88,10 +88,11 @@ def ingest(
 @click.command()
 @click.argument("queue")
 def stats(queue: str) -> None:
-    """Print QUEUE's figures: volumes, and the accuracy of automatic decisions estimated from
-    audit answers (weighted by inverse sampling probability) with 95% intervals."""
+    """Print QUEUE's figures: volumes, the accuracy of automatic decisions estimated from audit
+    answers (weighted by inverse sampling probability) and corrected for reviewer error, with
+    95% intervals and what they rest on, and each reviewer's accuracy and flag."""
     from bot.digest.stats import queue_stats
-    from bot.figures_text import estimate_text
+    from bot.figures_text import estimate_text, estimate_with_basis
     from models.estimates import Estimate
 
     ctx = build_context(load_settings())
@@ -109,7 +110,12 @@ def stats(queue: str) -> None:
         f"auto {routed['auto']}) · answered {figures['answered']} · open {figures['open']} · "
         f"waiting {figures['waiting']}"
     )
-    click.echo(f"accuracy of automatic decisions: {shown(figures['automatic_accuracy'])}")
+    basis = figures["accuracy_basis"]["note"]
+    accuracy = Estimate(**figures["automatic_accuracy"])
+    click.echo(f"accuracy of automatic decisions: {estimate_with_basis(accuracy, basis)}")
+    click.echo(
+        f"reviewers agreed with the model on audits: {shown(figures['automatic_agreement'])}"
+    )
     for key in ("positive_precision", "positive_recall"):
         if key in figures:
             click.echo(f"{key.replace('_', ' ')}: {shown(figures[key])}")
@@ -119,13 +125,18 @@ def stats(queue: str) -> None:
             "reviewer agreement (Fleiss' kappa): " + ("n/a" if kappa is None else f"{kappa:.2f}")
         )
     for user, e in figures["reviewer_accuracy"].items():
-        click.echo(f"reviewer {user} vs outcomes: {shown(e)}")
+        plain = {key: e[key] for key in ("value", "low", "high", "n")}
+        flag = "; FLAGGED: answers no longer train" if e["flagged"] else ""
+        click.echo(
+            f"reviewer {user}: {shown(plain)} right on {e['control']} control answers and"
+            f" {e['outcomes']} outcomes{flag}"
+        )
     for name, values in figures.get("segments", {}).items():
         for value, e in values.items():
-            accuracy = {k: e[k] for k in ("value", "low", "high", "n")}
+            right = {k: e[k] for k in ("value", "low", "high", "n")}
             flag = "  ⚠️ worse than elsewhere" if e["flagged"] else ""
             click.echo(
-                f"segment {name} = {value}: automatic decisions right {shown(accuracy)}; "
+                f"segment {name} = {value}: automatic decisions right {shown(right)}; "
                 f"answers correcting the model {shown(e['corrected'])}{flag}"
             )
 

@@ -64,6 +64,8 @@ class DemoOptions:
     answer_timeout: float = 60.0
     retrain_every: int = 1000  # items streamed between two retrains; 0 = never
     weeks: int = 4  # the run is laid out over this many past weeks, so the digest has history
+    # Control items: more than the default 2%, so a demo-sized run measures its reviewers.
+    gold_rate: float = 0.1
 
 
 #: How the demo's cards look: fields first, formats, a link to a (fictional) back office, and
@@ -94,6 +96,7 @@ def _config_text(options: DemoOptions, data: Dataset) -> str:
         f"review_below = {options.review_below}\n"
         f"audit_rate = {options.audit_rate}\n"
         f"max_open = {options.max_open}\n"
+        f"gold_rate = {options.gold_rate}\n"
         f'digest = {{ channel = "{DIGEST_CHANNEL}" }}\n' + CARD_CONFIG[_queue(options)]
     )
 
@@ -156,6 +159,7 @@ def run_demo(options: DemoOptions) -> str:
             labels=data.labels,
             payloads=data.payloads[:n_seed],
             y=data.y[:n_seed],
+            external_ids=data.ids[:n_seed],  # control items show these real ids
             random_state=options.seed,
         )
         first_version = version.version

@@ -19,33 +19,40 @@ from bot.config import QueueConfig
 from bot.digest.segments import SegmentFigure, segment_figures
 from bot.masking import Masking
 from models.estimates import (
-    AuditAnswer,
     Estimate,
-    automatic_accuracy,
     fleiss_kappa,
     rating_table,
     weighted_proportion,
 )
 from models.gate import primary_metric
-from storage import digest_data
+from models.reviewer_quality import ReviewerAccuracy
+from models.trust import Trust, queue_trust
+from storage import digest_data, trust_data
+from storage.pins import pins_between
 from storage.registry import current_version
 from storage.segment_data import segment_rows
 
 WEEK = timedelta(days=7)
 HISTORY_WEEKS = 12
+#: Re-draws of the corrected accuracy's interval: the two weeks the digest shows get the full
+#: count, the ten older ones of the chart fewer (twelve intervals per digest).
+SHOWN_REPLICATES, CHART_REPLICATES = 1000, 300
 
 
 @dataclass(frozen=True)
 class VersionChange:
-    """A model version decided in the period: promoted, or rejected by the gate."""
+    """A model version decided in the period: promoted, rejected by the gate, or rolled back to
+    (by someone: ``by``; ``pinned`` while the rollback still holds the queue there)."""
 
     version: str
-    outcome: str  # promoted | rejected
+    outcome: str  # promoted | rejected | rolled_back
     at: datetime
     metric: str | None  # e.g. average_precision
     before: float | None  # the current model's metric on the trusted hold-out
     after: float | None  # the candidate's
     reason: str | None  # why a rejected candidate was kept out
+    by: str | None = None  # who rolled back
+    pinned: bool = False  # the rollback still holds (until `hitl unpin`)
 
 
 @dataclass(frozen=True)
@@ -63,7 +70,8 @@ class PeriodFigures:
     #: Seconds from posting to resolution of the items answered in the period.
     answer_seconds_median: float | None
     answer_seconds_p90: float | None
-    #: Accuracy of automatic decisions, from audit items answered in the period (weighted).
+    #: Accuracy of automatic decisions, from audit items answered in the period (weighted),
+    #: corrected for the reviewers' measured error (``models.corrected_accuracy``).
     automatic_accuracy: Estimate
     #: Of the reviewed/audited items answered in the period where the model said the positive
     #: label (every label for multi-class queues), the share people confirmed.
@@ -75,6 +83,11 @@ class PeriodFigures:
     #: Votes (not undone) cast in the period, by Slack user id, most first.
     answers_by_reviewer: dict[str, int]
     versions: list[VersionChange] = field(default_factory=list)
+    #: The raw share of those audit answers that agreed with the model (not corrected).
+    automatic_agreement: Estimate = field(default_factory=Estimate.unmeasured)
+    #: What ``automatic_accuracy`` rests on, in words ("corrected for reviewer error measured on
+    #: 48 control answers", or why it is not corrected).
+    accuracy_note: str = ""
 
     @property
     def empty(self) -> bool:
@@ -124,6 +137,8 @@ class DigestFigures:
     segments: dict[str, list[SegmentFigure]] = field(default_factory=dict)
     #: Versions made current in the ``history`` weeks, marked on the chart at their week.
     marks: list[VersionMark] = field(default_factory=list)
+    #: Each reviewer's accuracy on control items and outcomes (all time), flagged or not.
+    reviewer_accuracy: dict[str, ReviewerAccuracy] = field(default_factory=dict)
 
 
 def digest_figures(*, session: Session, queue: QueueConfig, now: datetime) -> DigestFigures:
@@ -135,6 +150,7 @@ def digest_figures(*, session: Session, queue: QueueConfig, now: datetime) -> Di
     times = digest_data.answer_times(session=session, queue=queue.name, bounds=recent)
     answered = digest_data.answered_by_week(session=session, queue=queue.name, bounds=bounds)
     answers = digest_data.answered_predictions(session=session, queue=queue.name, bounds=bounds)
+    trust = _weekly_trust(session, queue, bounds)
     votes = (
         digest_data.votes_of_resolved(session=session, queue=queue.name, bounds=recent)
         if queue.votes_required > 1
@@ -144,16 +160,8 @@ def digest_figures(*, session: Session, queue: QueueConfig, now: datetime) -> Di
     versions = digest_data.decided_versions(
         session=session, queue=queue.name, start=recent[0], end=recent[-1]
     )
-    accuracy = {
-        week: automatic_accuracy(
-            [
-                AuditAnswer(a.predicted, a.answer, a.sampling_probability)
-                for a in answers
-                if a.week == week and a.route == "audit"
-            ]
-        )
-        for week in range(HISTORY_WEEKS)
-    }
+    rollbacks = pins_between(session=session, queue=queue.name, start=recent[0], end=recent[-1])
+    accuracy = {week: trust[week].accuracy.estimate for week in range(HISTORY_WEEKS)}
     metric = primary_metric(queue.labels)
 
     def period(week: int) -> PeriodFigures:
@@ -169,6 +177,8 @@ def digest_figures(*, session: Session, queue: QueueConfig, now: datetime) -> Di
             answer_seconds_median=statistics.median(seconds) if seconds else None,
             answer_seconds_p90=_percentile(seconds, 0.9),
             automatic_accuracy=accuracy[week],
+            automatic_agreement=trust[week].agreement,
+            accuracy_note=trust[week].accuracy.note if trust[week].agreement.n else "",
             confirmed=_confirmed([a for a in answers if a.week == week], queue),
             agreement=kappa,
             agreement_items=kappa_items,
@@ -179,6 +189,21 @@ def digest_figures(*, session: Session, queue: QueueConfig, now: datetime) -> Di
                 _change(v, metric)
                 for v in versions
                 if bounds[week] <= _decided_at(v) < bounds[week + 1]
+            ]
+            + [
+                VersionChange(
+                    version=pin.version,
+                    outcome="rolled_back",
+                    at=pin.pinned_at,
+                    metric=None,
+                    before=None,
+                    after=None,
+                    reason=None,
+                    by=pin.pinned_by,
+                    pinned=pin.unpinned_at is None,
+                )
+                for pin in rollbacks
+                if bounds[week] <= pin.pinned_at < bounds[week + 1]
             ],
         )
 
@@ -205,6 +230,7 @@ def digest_figures(*, session: Session, queue: QueueConfig, now: datetime) -> Di
                 session=session, queue=queue.name, start=bounds[0], end=bounds[-1]
             )
         ],
+        reviewer_accuracy=trust[this].reviewers,
     )
 
 
@@ -218,6 +244,38 @@ def _segments(
     )
     masking = Masking.of(queue.mask_fields, queue.mask_patterns)
     return segment_figures(rows, queue.segments, masking=masking)
+
+
+def _weekly_trust(session: Session, queue: QueueConfig, bounds: list[datetime]) -> list[Trust]:
+    """Each week's trust figures: its audit answers, corrected with every checked answer so far
+    (a reviewer's error rate is theirs, not a week's), weighted by that week's mix of automatic
+    decisions."""
+    audits = trust_data.audit_counts(session=session, queues=[queue.name], bounds=bounds)
+    checks = trust_data.checked_counts(session=session, queues=[queue.name])
+    mixes = trust_data.automatic_mix_by_week(session=session, queue=queue.name, bounds=bounds)
+    item_votes = (
+        trust_data.audit_item_votes(session=session, queue=queue.name)
+        if queue.votes_required > 1
+        else None
+    )
+    flagged = None
+    result = []
+    for week in range(HISTORY_WEEKS):
+        shown = week >= HISTORY_WEEKS - 2
+        trust = queue_trust(
+            labels=queue.labels,
+            audits=[a for a in audits if a.week == week],
+            checks=checks,
+            min_reviewer_accuracy=queue.min_reviewer_accuracy,
+            votes_required=queue.votes_required,
+            mix=mixes.get(week),
+            flagged=flagged,
+            replicates=SHOWN_REPLICATES if shown else CHART_REPLICATES,
+            item_votes=item_votes,
+        )
+        flagged = trust.flagged
+        result.append(trust)
+    return result
 
 
 def _percentile(sorted_values: list[float], q: float) -> float | None:
@@ -258,7 +316,17 @@ def _change(v: digest_data.DecidedVersion, metric: str) -> VersionChange:
     rejected = v.state == "rejected"
     gate = v.metrics.get("gate")
     if gate:
-        before, after = gate[0].get("current"), gate[0].get("candidate")
+        # The trusted hold-out's ranking metric against the model it challenged (versions made
+        # before the gate judged several metrics stored that one comparison first).
+        quoted = [
+            s
+            for s in gate
+            if s.get("name") == "trusted_holdout"
+            and s.get("metric", metric) == metric
+            and not s.get("against")
+        ]
+        first = quoted[0] if quoted else gate[0]
+        before, after = first.get("current"), first.get("candidate")
     else:
         before, after = None, (v.metrics.get("holdout") or {}).get(metric)
     return VersionChange(

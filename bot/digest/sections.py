@@ -17,14 +17,21 @@ from typing import Literal
 from bot import mrkdwn
 from bot.digest.figures import DigestFigures, PeriodFigures, VersionChange
 from bot.digest.segments import SegmentFigure
-from bot.figures_text import day_text, estimate_text, human_duration, period_text, whole_percent
+from bot.figures_text import (
+    day_text,
+    estimate_text,
+    estimate_with_basis,
+    human_duration,
+    period_text,
+    whole_percent,
+)
 
 Layout = Literal["fields", "stacked", "inline"]
 
 MAX_REVIEWERS = 10
 MAX_VERSIONS = 10
 QUEUE_CHARS = 63  # the most of a queue name any digest text shows
-_VERSION, _REASON, _METRIC = 80, 300, 60
+_VERSION, _REASON, _METRIC, _BY = 80, 300, 60, 80
 
 
 @dataclass(frozen=True)
@@ -82,12 +89,15 @@ def digest_sections(
             sections.append(DigestSection("Waiting", tuple(_backlog_rows(figures))))
     else:
         sections += [_items(this, last), _answers(figures), _quality(figures)]
+        flagged = _flagged(figures)
+        if flagged is not None:
+            sections.append(flagged)
         if this.answers_by_reviewer:
             sections.append(_reviewers(this, last, names or {}))
     if figures.segments and not figures.new_queue:
         sections.append(_segments(figures.segments))
     if this.versions:
-        sections.append(_versions(this.versions))
+        sections.append(_versions(this.versions, figures.queue))
     return sections
 
 
@@ -134,14 +144,21 @@ def _backlog_rows(figures: DigestFigures) -> list[Row]:
 
 
 def _quality(figures: DigestFigures) -> DigestSection:
+    """The accuracy leads read is corrected for reviewer error and says what it rests on; the
+    raw agreement of reviewers with the model on the same audits is beside it."""
     this, last, votes = figures.this_week, figures.last_week, figures.votes_required
     no_audit = "not measured (no audit answers this week)"
     no_alert = "not measured (no alerts answered this week)"
     rows = (
         Row(
             "Accuracy of automatic decisions",
-            estimate_text(this.automatic_accuracy, unmeasured=no_audit),
-            estimate_text(last.automatic_accuracy, unmeasured="not measured"),
+            _with_basis(this, no_audit),
+            _with_basis(last, "not measured"),
+        ),
+        Row(
+            "Raw agreement on audits",
+            estimate_text(this.automatic_agreement, unmeasured=no_audit),
+            estimate_text(last.automatic_agreement, unmeasured="not measured"),
         ),
         Row(
             "Alerts confirmed by reviewers",
@@ -151,6 +168,42 @@ def _quality(figures: DigestFigures) -> DigestSection:
         Row("Reviewer agreement", _agreement(this, votes), _agreement(last, votes)),
     )
     return DigestSection("Quality", rows, layout="stacked")
+
+
+def _with_basis(period: PeriodFigures, unmeasured: str) -> str:
+    return estimate_with_basis(
+        period.automatic_accuracy, period.accuracy_note, unmeasured=unmeasured
+    )
+
+
+def _flagged(figures: DigestFigures) -> DigestSection | None:
+    """Reviewers whose answers stopped training the model, named to the leads, each with the
+    checked answers the flag rests on; or, when none is, how many were measured."""
+    measured = figures.reviewer_accuracy
+    if not measured:
+        return None
+    flagged = sorted((u for u, a in measured.items() if a.flagged), key=lambda u: (-1, u))
+    checked = sum(a.estimate.n for a in measured.values())
+    if not flagged:
+        note = (
+            f"No reviewer is flagged: {len(measured):,} measured on {checked:,} answers of"
+            " known truth (control items and outcomes)."
+        )
+        return DigestSection("Reviewers flagged", note=note)
+    rows = []
+    for user in flagged[:MAX_REVIEWERS]:
+        a = measured[user]
+        basis = f"{a.control:,} control answers" + (
+            f", {a.outcomes:,} outcomes" if a.outcomes else ""
+        )
+        value = (
+            f"{estimate_text(a.estimate)[:-1]}: {basis}); right too rarely, so their answers"
+            " no longer train the model"
+        )
+        rows.append(Row(clean(user, 64), value, user=clean(user, 64)))
+    return DigestSection(
+        "Reviewers flagged", tuple(rows), layout="inline", more=len(flagged) - len(rows)
+    )
 
 
 def _agreement(period: PeriodFigures, votes_required: int) -> str:
@@ -222,16 +275,25 @@ def _whole(share: float | None) -> str:
     return "?" if share is None else whole_percent(share)
 
 
-def _versions(changes: list[VersionChange]) -> DigestSection:
-    ordered = sorted(changes, key=lambda change: change.at)
-    rows = tuple(_version_row(change) for change in ordered[:MAX_VERSIONS])
+def _versions(changes: list[VersionChange], queue: str) -> DigestSection:
+    """Newest first: what a lead wants to know is where the queue stands now."""
+    ordered = sorted(changes, key=lambda change: change.at, reverse=True)
+    rows = tuple(_version_row(change, queue) for change in ordered[:MAX_VERSIONS])
     return DigestSection("Model versions", rows, layout="inline", more=len(ordered) - len(rows))
 
 
-def _version_row(change: VersionChange) -> Row:
+def _version_row(change: VersionChange, queue: str) -> Row:
+    if change.outcome == "rolled_back":
+        by = clean(change.by or "someone", _BY)
+        value = f"by {by}, {day_text(change.at)}"
+        if change.pinned:
+            value += f"; retraining paused until `hitl unpin {clean(queue, QUEUE_CHARS)}`"
+        return Row(f"Rolled back to {clean(change.version, _VERSION)}", value)
     verb = {"promoted": "Promoted", "rejected": "Rejected"}.get(change.outcome)
     if verb is None:
-        raise ValueError(f"version outcome must be promoted or rejected, got {change.outcome!r}")
+        raise ValueError(
+            f"version outcome must be promoted, rejected or rolled_back, got {change.outcome!r}"
+        )
     metric = "no metric" if change.metric is None else clean(change.metric, _METRIC)
     if change.before is None and change.after is not None:  # a first model: nothing before it
         value = f"{metric} {_score(change.after)} (first model), {day_text(change.at)}"

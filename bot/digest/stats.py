@@ -4,6 +4,11 @@ One module behind `GET /v1/queues/{queue}/stats`, `hitl stats` and `/hitl stats`
 part (``this_week``, ``last_week``, ``backlog``, ``history``) is the digest's own
 ``DigestFigures``, so the API and the digest can never disagree. Unmeasured figures are ``None``
 ("not measured yet"), never a zero that looks measured.
+
+``automatic_accuracy`` is corrected for the reviewers' own error (``models.trust``), and
+``accuracy_basis`` says what it rests on; ``automatic_agreement`` keeps the raw share of audits
+where reviewers agreed with the model. ``reviewer_accuracy`` comes from control items and
+outcomes, with each reviewer's flag.
 """
 
 from __future__ import annotations
@@ -19,17 +24,15 @@ from bot.digest.figures import digest_figures
 from bot.digest.segments import segment_figures, segments_json
 from models.estimates import (
     AuditAnswer,
-    Estimate,
-    Vote,
-    automatic_accuracy,
     fleiss_kappa,
     positive_precision_recall,
     rating_table,
-    reviewer_accuracy,
 )
+from models.trust import queue_trust
 from storage.overview import queue_overviews
 from storage.segment_data import segment_rows
-from storage.stats_data import active_votes_by_item, audit_answers, outcome_labels
+from storage.stats_data import active_votes_by_item, audit_answers, control_item_count
+from storage.trust_data import audit_counts, audit_item_votes, automatic_mix, checked_counts
 
 
 def queue_stats(
@@ -50,8 +53,22 @@ def queue_stats(
         "answered": overview.answered,
         "waiting": overview.waiting,
         "open": overview.open,
-        "automatic_accuracy": asdict(automatic_accuracy(audits)),
+        "control_items": control_item_count(session=session, queue=queue.name),
     }
+    trust = queue_trust(
+        labels=queue.labels,
+        audits=audit_counts(session=session, queues=[queue.name]),
+        checks=checked_counts(session=session, queues=[queue.name]),
+        min_reviewer_accuracy=queue.min_reviewer_accuracy,
+        votes_required=queue.votes_required,
+        mix=automatic_mix(session=session, queue=queue.name),
+        item_votes=audit_item_votes(session=session, queue=queue.name)
+        if queue.votes_required > 1
+        else None,
+    )
+    figures["automatic_accuracy"] = asdict(trust.accuracy.estimate)
+    figures["accuracy_basis"] = trust.accuracy.as_dict()
+    figures["automatic_agreement"] = asdict(trust.agreement)
     if queue.positive_label is not None:
         precision, recall = positive_precision_recall(audits, queue.positive_label)
         figures["positive_precision"] = asdict(precision)
@@ -63,13 +80,8 @@ def queue_stats(
         if queue.votes_required > 1
         else None
     )
-    outcomes = outcome_labels(session=session, queue=queue.name)
-    flat = [Vote(user, item, label) for item, vs in votes.items() for user, label in vs]
-    figures["reviewer_accuracy"] = {
-        user: asdict(estimate)
-        for user, estimate in reviewer_accuracy(flat, outcomes).items()
-        if estimate != Estimate.unmeasured()
-    }
+    figures["reviewer_accuracy"] = {user: a.as_dict() for user, a in trust.reviewers.items()}
+    figures["flagged_reviewers"] = sorted(trust.flagged)
     if queue.segments:
         rows = segment_rows(session=session, queue=queue.name, names=queue.segments)
         figures["segments"] = segments_json(segment_figures(rows, queue.segments))

@@ -61,6 +61,9 @@ class ReviewCard:
     warnings: tuple[InputWarning, ...] = ()
     view: CardView = field(default_factory=CardView)
     link_url: str | None = None
+    #: A blind audit: the card shows the item, not what the model said, so the answer measuring
+    #: the model is not anchored on it; every label is an equal choice (``bot.review.buttons``).
+    blind: bool = False
 
 
 @dataclass(frozen=True)
@@ -85,12 +88,15 @@ def review_message(
     blocks = _item_blocks(card)
     if votes:
         head = f"*Votes so far ({len(votes)} of {votes_required} needed)*"
-        blocks.append(section(_vote_lines(head, votes, card.predicted)))
+        # On a blind card, "confirmed"/"corrected" would tell the next voter the model's answer.
+        predicted = None if card.blind else card.predicted
+        blocks.append(section(_vote_lines(head, votes, predicted)))
     blocks.append(
         ActionsBlock(block_id=f"hitl_actions:{card.item_pk}", elements=vote_elements(card))
     )
-    pct = whole_percent(card.confidence)
-    fallback = f"{card.queue}: review item {card.item_id}, model says {card.predicted} ({pct})"
+    fallback = f"{card.queue}: review item {card.item_id}"
+    if not card.blind:
+        fallback += f", model says {card.predicted} ({whole_percent(card.confidence)})"
     return escape_and_truncate(fallback, _FALLBACK), [b.to_dict() for b in blocks]
 
 
@@ -139,11 +145,22 @@ def _item_blocks(card: ReviewCard) -> list[Block]:
 
 
 def _summary(card: ReviewCard) -> str:
+    """What is asked: the model's answer and confidence, except on a blind card."""
+    item = escape_and_truncate(card.item_id, _ITEM_ID)
+    model = escape_and_truncate(card.model_version, _MODEL_VERSION)
+    if card.blind:
+        return "\n".join(
+            [
+                "*Which label is right?*",
+                f"Item {item} · model {model}",
+                "🔍 *Audit sample*: picked at random to measure how often the model is right;"
+                " its answer is hidden so that yours is your own.",
+            ]
+        )
     predicted = escape_and_truncate(card.predicted, _LABEL)
     lines = [
         f"Model says *{predicted}* ({whole_percent(card.confidence)} confident)",
-        f"Item {escape_and_truncate(card.item_id, _ITEM_ID)}"
-        f" · model {escape_and_truncate(card.model_version, _MODEL_VERSION)}",
+        f"Item {item} · model {model}",
     ]
     if card.route == "audit":
         lines.append(
@@ -157,15 +174,17 @@ def _summary(card: ReviewCard) -> str:
     return "\n".join(lines)
 
 
-def _vote_lines(head: str, votes: Sequence[Vote], predicted: str) -> str:
-    """``head`` then one line per vote, within the budget; later votes are counted, not shown."""
+def _vote_lines(head: str, votes: Sequence[Vote], predicted: str | None) -> str:
+    """``head`` then one line per vote, within the budget; later votes are counted, not shown.
+    Each vote says whether it confirmed the model, unless ``predicted`` is hidden (None)."""
     lines, used = [head], mrkdwn.length(head)
     for n, vote in enumerate(votes):
-        verdict = "confirmed" if vote.label == predicted else "corrected"
         line = (
             f"✅ {mention(vote.user_id)} answered *{escape_and_truncate(vote.label, _LABEL)}*"
-            f" at {mrkdwn.date(vote.at)} ({verdict})"
+            f" at {mrkdwn.date(vote.at)}"
         )
+        if predicted is not None:
+            line += " (confirmed)" if vote.label == predicted else " (corrected)"
         if used + mrkdwn.length(line) + 1 > _VOTES_TEXT - 40:
             lines.append(f"_…and {len(votes) - n} more_")
             break

@@ -51,6 +51,8 @@ def input_warnings(warnings: list[dict[str, Any]] | None) -> tuple[InputWarning,
 
 
 def card_for(item: Item, queue: QueueConfig) -> ReviewCard:
+    """A control item (route ``gold``) becomes an audit card showing the id of a real case: in
+    Slack nothing tells it from an audit. Audit cards are blind under ``blind_audit``."""
     prediction = item.prediction
     assert prediction is not None, "only scored items are shown"
     payload = item.payload
@@ -60,15 +62,17 @@ def card_for(item: Item, queue: QueueConfig) -> ReviewCard:
     text = payload.get("text")
     if CUSTOMER_MESSAGE in context and isinstance(context[CUSTOMER_MESSAGE], str):
         context[CUSTOMER_MESSAGE] = masking.text(context[CUSTOMER_MESSAGE])
+    route = "audit" if prediction.route == "gold" else prediction.route
     return ReviewCard(
         queue=queue.name,
         kind=queue.kind,
         item_pk=item.id,
-        item_id=masking.text(item.external_id),
+        item_id=masking.text(item.shown_id),
         labels=queue.labels,
         predicted=prediction.label,
         confidence=prediction.confidence,
-        route=prediction.route,
+        route=route,
+        blind=queue.blind_audit and route == "audit",
         model_version=prediction.model_version.version,
         features=payload.get("features") or {},
         context=context,
@@ -76,7 +80,7 @@ def card_for(item: Item, queue: QueueConfig) -> ReviewCard:
         explanation=why_items(prediction.explanation),
         warnings=input_warnings(prediction.warnings),
         view=view,
-        link_url=item_link(queue.link, item_id=item.external_id, context=dict(item.context)),
+        link_url=item_link(queue.link, item_id=item.shown_id, context=dict(item.context)),
     )
 
 
@@ -84,7 +88,7 @@ def metadata_for(item: Item) -> dict[str, object]:
     """Message metadata: lets a restarted deliverer find what it already posted."""
     return {
         "event_type": METADATA_EVENT_TYPE,
-        "event_payload": {"queue": item.queue, "item_id": item.external_id},
+        "event_payload": {"queue": item.queue, "item_id": item.shown_id},
     }
 
 

@@ -89,7 +89,7 @@ def check_click(
             or message.state == "withdrawn"
         ):
             raise ClickRefused(NOT_OPEN)
-        queue_name, item_id = item.queue, item.external_id
+        queue_name, item_id = item.queue, item.shown_id  # as its metadata says
         posted_at = (message.channel, message.ts) if message.ts is not None else None
         shown = clicked.private and was_shown(
             session=session, user_id=clicked.user, item_pk=item_pk

@@ -160,7 +160,7 @@ class Deliverer:
             message_id=message.id,
             channel=message.channel,
             queue=message.queue,
-            item_id=message.item.external_id,
+            item_id=message.item.shown_id,  # what its metadata carries
             text=text,
             blocks=blocks,
             metadata=metadata_for(message.item),

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.config import QueueConfig
 from bot.context import AppContext
+from bot.review.control import add_controls
 from bot.review.inputs import Warning, config_warnings, item_warnings, reject_errors
 from bot.review.scoring import assess, feature_schema_of, route_of
 from models.pipelines import input_problems
@@ -255,6 +256,17 @@ def _ingest_once(ctx: AppContext, *, queue: QueueConfig, items: Sequence[ItemIn]
                 queue=queue.name,
                 names={name for item in fresh.values() for name in item.context},
             )
+            messages = sum(1 for new in new_items if new.route != "auto")
+            if messages and queue.gold_rate > 0:
+                with _rng_lock:
+                    add_controls(
+                        session,
+                        queue=queue,
+                        version=version,
+                        pipeline=pipeline,
+                        messages=messages,
+                        rng=ctx.rng,
+                    )
         answers = [_answer(item, new=False) for item in known.values()]
         answers += [_answer(item, new=True) for item in stored]
         by_id = {answer.id: answer for answer in answers}

@@ -15,21 +15,36 @@ from models.registry import load_current
 from models.retraining import RetrainResult, retrain
 from models.routing import decide_route
 from storage import outbox
-from storage.labels import answers_since
-from storage.registry import current_version
+from storage.labels import answers_after
+from storage.pins import active_pin
+from storage.registry import latest_version
 from storage.rescoring import waiting_items
 
 logger = logging.getLogger(__name__)
 
 
 def retrain_queue(ctx: AppContext, queue: QueueConfig, *, announce: bool = True) -> RetrainResult:
-    """Retrain, gate, and on promotion re-score the items still waiting to be posted."""
+    """Retrain, gate, and on promotion re-score the items still waiting to be posted.
+
+    Every outcome is logged (``promoted <version>`` or ``not promoted: <reason>``); a candidate,
+    promoted or not, is announced in the queue's channel. No candidate (the queue is pinned, or
+    nothing new came in) is only logged: it would repeat on every schedule."""
     with ctx.sessions.begin() as session:
-        result = retrain(session=session, queue=queue.name, kind=queue.kind, labels=queue.labels)
+        result = retrain(
+            session=session,
+            queue=queue.name,
+            kind=queue.kind,
+            labels=queue.labels,
+            min_reviewer_accuracy=queue.min_reviewer_accuracy,
+        )
     if result.promoted:
         rescored = rescore_waiting(ctx, queue)
-        logger.info("%s promoted; %d waiting items re-scored", result.version, rescored)
-    if announce:
+        logger.info(
+            "%s: promoted %s; %d waiting items re-scored", queue.name, result.version, rescored
+        )
+    else:
+        logger.info("%s: not promoted: %s", queue.name, result.reason)
+    if announce and result.candidate:
         _announce(ctx, queue, result)
     return result
 
@@ -49,7 +64,9 @@ def rescore_waiting(ctx: AppContext, queue: QueueConfig) -> int:
             p.label, p.confidence, p.model_version_id = s.label, s.confidence, version.id
             # The card shows what the model now scoring it thought, and what it cannot vouch for.
             p.explanation, p.warnings = s.explanation, s.warnings or None
-            if s.confidence < queue.review_below or forced_review(queue, s):
+            if p.route == "gold":  # a control item stays one: it is there to measure people
+                pass
+            elif s.confidence < queue.review_below or forced_review(queue, s):
                 p.route, p.audit_probability = "review", 1.0
             elif p.route == "review":
                 decision = decide_route(
@@ -89,19 +106,36 @@ def _announce(ctx: AppContext, queue: QueueConfig, result: RetrainResult) -> Non
         )
 
 
+#: Pins already reported by ``retrain_if_enough_answers`` in this process: it runs every
+#: minute, and "not promoted: pinned to …" once per pin is enough in a log.
+_reported_pins: set[tuple[str, int]] = set()
+
+
 def retrain_if_enough_answers(ctx: AppContext) -> list[RetrainResult]:
     """Retrain each queue with ``retrain_after_answers`` set once that many new answers came in
-    since its current model was made."""
+    since its last candidate (promoted or not: a rollback does not make old answers new).
+
+    A pinned queue is not retrained; that is logged once per pin."""
     results = []
     for queue in ctx.config.queues.values():
         if not queue.retrain_after_answers:
             continue
         with ctx.sessions.begin() as session:
-            current = current_version(session=session, queue=queue.name)
-            since = current.created_at if current else None
-            fresh = answers_since(session=session, queue=queue.name, since=since)
-        if current is not None and fresh >= queue.retrain_after_answers:
-            results.append(retrain_queue(ctx, queue))
+            last = latest_version(session=session, queue=queue.name)
+            if last is None:
+                continue
+            mark = (last.info.get("data_mark") or {}).get("review", 0)
+            fresh = answers_after(session=session, queue=queue.name, review_id=int(mark))
+            pin = active_pin(session=session, queue=queue.name)
+            pinned = None if pin is None else (pin.version, pin.id)
+        if fresh < queue.retrain_after_answers:
+            continue
+        if pinned is not None:
+            if (queue.name, pinned[1]) not in _reported_pins:
+                _reported_pins.add((queue.name, pinned[1]))
+                logger.info("%s: not promoted: pinned to %s", queue.name, pinned[0])
+            continue
+        results.append(retrain_queue(ctx, queue))
     return results
 
 

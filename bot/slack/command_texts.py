@@ -13,9 +13,9 @@ from typing import Any
 
 from slack_sdk.models.blocks import ContextBlock, MarkdownTextObject
 
-from bot.figures_text import estimate_text
+from bot.figures_text import estimate_text, estimate_with_basis
 from bot.masking import mask_patterns
-from bot.mrkdwn import date, escape_and_truncate
+from bot.mrkdwn import date, escape_and_truncate, mention
 from bot.slack.home import message_link
 from models.estimates import Estimate
 from storage.home_data import WaitingItem
@@ -79,7 +79,8 @@ def stats_text(figures: dict[str, Any]) -> str:
         f" · auto {routed['auto']}) · {figures['answered']} answered",
         f"Backlog {figures['open'] + figures['waiting']}: {figures['open']} open in the channel"
         f" · {figures['waiting']} waiting to be posted",
-        f"Automatic decisions right: {_estimate(figures['automatic_accuracy'])}",
+        f"Automatic decisions right: {_accuracy(figures)}",
+        f"Reviewers agreed with the model on audits: {_estimate(figures['automatic_agreement'])}",
     ]
     if "positive_precision" in figures:
         lines.append(
@@ -93,6 +94,14 @@ def stats_text(figures: dict[str, Any]) -> str:
                 shown = escape_and_truncate(f"{name} = {mask_patterns(value)}", 120)
                 accuracy = _estimate({k: e[k] for k in ("value", "low", "high", "n")})
                 lines.append(f"⚠️ Segment {shown}: automatic decisions right {accuracy}")
+    flagged = figures.get("flagged_reviewers") or []
+    if flagged:
+        accuracy = figures["reviewer_accuracy"]
+        named = " · ".join(
+            f"{mention(user)} {_estimate(_plain(accuracy[user]))}" for user in flagged[:10]
+        )
+        more = f" · …and {len(flagged) - 10} more" if len(flagged) > 10 else ""
+        lines.append(f"Reviewers flagged (their answers no longer train): {named}{more}")
     agreement = figures.get("reviewer_agreement")
     if agreement and agreement.get("fleiss_kappa") is not None:
         lines.append(
@@ -116,3 +125,16 @@ def next_intro(item: WaitingItem, total: int) -> dict[str, Any]:
 def _estimate(estimate: dict[str, Any]) -> str:
     # ``queue_stats`` holds estimates as dicts (the API serves the same figures as JSON).
     return estimate_text(Estimate(**estimate))
+
+
+def _plain(estimate: dict[str, Any]) -> dict[str, Any]:
+    """An estimate dict without the extra keys a reviewer's accuracy carries."""
+    return {key: estimate[key] for key in ("value", "low", "high", "n")}
+
+
+def _accuracy(figures: dict[str, Any]) -> str:
+    """The corrected accuracy, with what it rests on (``queue_stats``' ``accuracy_basis``)."""
+    basis = (figures.get("accuracy_basis") or {}).get("note", "")
+    return escape_and_truncate(
+        estimate_with_basis(Estimate(**figures["automatic_accuracy"]), basis), 400
+    )

@@ -24,16 +24,32 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.figures_text import estimate_text, whole_percent
+from bot.figures_text import estimate_text, estimate_with_basis, whole_percent
 from bot.mrkdwn import date, escape_and_truncate, mention
-from models.estimates import Estimate, weighted_proportion
-from storage.home_data import AnswerSummary, AuditTally, Waiting, WaitingItem
+from models.estimates import Estimate
+from storage.home_data import AnswerSummary, Waiting, WaitingItem
 
 MAX_HOME_BLOCKS = 100
 WAITING_SHOWN = 25  # items listed in App Home; more are counted
 QUEUES_SHOWN = 30
 RECENT_SHOWN = 5
+FLAGGED_SHOWN = 10
 ARCHIVES = "https://slack.com/archives"
+
+
+@dataclass(frozen=True)
+class Rollback:
+    """The queue is pinned to ``version`` by a rollback (``hitl rollback``) until unpinned."""
+
+    version: str
+    by: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class FlaggedReviewer:
+    user: str
+    accuracy: Estimate  # on control items and outcomes
 
 
 @dataclass(frozen=True)
@@ -44,8 +60,14 @@ class QueueCard:
     waiting: int
     open: int
     failed: int
-    accuracy: Estimate  # of automatic decisions, from audits
+    accuracy: Estimate  # of automatic decisions, from audits, corrected for reviewer error
     may_answer: bool  # the person looking is one of its reviewers
+    accuracy_note: str = ""  # what the accuracy rests on ("corrected for reviewer error …")
+    rollback: Rollback | None = None
+    #: Reviewers whose answers stop training the model; shown to the queue's admins only.
+    flagged: tuple[FlaggedReviewer, ...] = ()
+    is_admin: bool = False  # the person looking is one of its admins
+    blind: bool = True  # audit cards hide the model's answer (the queue's ``blind_audit``)
 
 
 @dataclass(frozen=True)
@@ -62,19 +84,6 @@ def message_link(channel: str, ts: str) -> str:
     return f"{ARCHIVES}/{channel}/p{ts.replace('.', '')}"
 
 
-def accuracy_from_tallies(tallies: Sequence[AuditTally]) -> Estimate:
-    """The same estimate as ``models.estimates.automatic_accuracy``, from grouped counts."""
-    hits: list[bool] = []
-    weights: list[float] = []
-    for t in tallies:
-        p = t.sampling_probability
-        if not 0.0 < p <= 1.0:  # also refuses NaN
-            raise ValueError(f"sampling probability must be in (0, 1], got {p}")
-        hits += [t.correct] * t.count
-        weights += [1.0 / p] * t.count
-    return weighted_proportion(hits, weights)
-
-
 def home_view(data: HomeData) -> dict[str, Any]:
     blocks: list[Block] = [
         HeaderBlock(text=PlainTextObject(text="Review queues", emoji=True)),
@@ -89,14 +98,20 @@ def home_view(data: HomeData) -> dict[str, Any]:
     return {"type": "home", "blocks": [b.to_dict() for b in blocks]}
 
 
-def waiting_line(item: WaitingItem) -> str:
-    """One waiting item: a link to its message, the model's guess, when it was posted."""
+def waiting_line(item: WaitingItem, *, blind: bool = False) -> str:
+    """One waiting item: a link to its message, the model's guess (not on a blind audit card,
+    whose point is that the answer is the reviewer's own), when it was posted. A control item is
+    listed as the audit its card looks like."""
     title = escape_and_truncate(f"{item.queue} · {item.item_id}", 200)
-    kind = "🔍 audit" if item.route == "audit" else "🤔 needs review"
-    line = (
-        f"<{message_link(item.channel, item.ts)}|{title}> · model says "
-        f"*{escape_and_truncate(item.predicted, 60)}* ({whole_percent(item.confidence)}) · {kind}"
-    )
+    audit = item.route in ("audit", "gold")
+    kind = "🔍 audit" if audit else "🤔 needs review"
+    line = f"<{message_link(item.channel, item.ts)}|{title}>"
+    if not (audit and blind):
+        line += (
+            f" · model says *{escape_and_truncate(item.predicted, 60)}*"
+            f" ({whole_percent(item.confidence)})"
+        )
+    line += f" · {kind}"
     if item.posted_at is not None:
         line += f" · posted {date(item.posted_at)}"
     if item.votes:
@@ -111,8 +126,9 @@ def _waiting_blocks(data: HomeData) -> list[Block]:
     if not waiting.items:
         return [_section("*Waiting for you*\nNothing is waiting for your answer. 🎉")]
     shown = waiting.items[:WAITING_SHOWN]
+    blind = {q.queue for q in data.queues if q.blind}
     blocks: list[Block] = [_section(f"*Waiting for you* · {waiting.total}, oldest first")]
-    blocks += [_section(waiting_line(item)) for item in shown]
+    blocks += [_section(waiting_line(item, blind=item.queue in blind)) for item in shown]
     if waiting.total > len(shown):
         more = waiting.total - len(shown)
         blocks.append(
@@ -150,11 +166,31 @@ def queue_text(q: QueueCard) -> str:
     version = f"`{escape_and_truncate(q.model_version, 64)}`" if q.model_version else "none yet"
     failed = f" · {q.failed} failed to post" if q.failed else ""
     you = "" if q.may_answer else " · _you are not one of its reviewers_"
-    return (
-        f"*{escape_and_truncate(q.queue, 64)}* in <#{q.channel}> · model {version}{you}\n"
+    accuracy = escape_and_truncate(estimate_with_basis(q.accuracy, q.accuracy_note), 400)
+    lines = [
+        f"*{escape_and_truncate(q.queue, 64)}* in <#{q.channel}> · model {version}{you}",
         f"Backlog {q.waiting + q.open}: {q.open} open in the channel · {q.waiting} waiting to be"
-        f" posted{failed}\nAutomatic decisions right: {estimate_text(q.accuracy)}"
-    )
+        f" posted{failed}",
+        f"Automatic decisions right: {accuracy}",
+    ]
+    if q.rollback is not None:
+        r = q.rollback
+        lines.append(
+            f"⏪ Rolled back to `{escape_and_truncate(r.version, 64)}` by"
+            f" {escape_and_truncate(r.by, 80)} {date(r.at)}: retraining paused until"
+            f" `hitl unpin {escape_and_truncate(q.queue, 64)}`"
+        )
+    if q.is_admin and q.flagged:
+        shown = [
+            f"{mention(f.user)} {estimate_text(f.accuracy)}" for f in q.flagged[:FLAGGED_SHOWN]
+        ]
+        more = len(q.flagged) - len(shown)
+        lines.append(
+            "🚩 Reviewers flagged (their answers no longer train the model): "
+            + " · ".join(shown)
+            + (f" · …and {more} more" if more else "")
+        )
+    return "\n".join(lines)
 
 
 def _md(text: str) -> MarkdownTextObject:

@@ -113,8 +113,16 @@ def refused(result: Result) -> str:
     return lines[0]
 
 
-def train(hitl: Hitl, tmp_path: Path, name: str = "train.csv", **kwargs: Any) -> Result:
-    return ok(hitl("train", "fraud", str(write_csv(tmp_path / name, labelled_rows(**kwargs)))))
+def train(
+    hitl: Hitl, tmp_path: Path, name: str = "train.csv", *flags: str, **kwargs: Any
+) -> Result:
+    path = str(write_csv(tmp_path / name, labelled_rows(**kwargs)))
+    return ok(hitl("train", "fraud", path, *flags))
+
+
+def version_lines(output: str) -> list[str]:
+    """The lines of `hitl models` that start a version (the gate's figures are indented)."""
+    return [line for line in output.splitlines() if line and not line[0].isspace()]
 
 
 # ---------------------------------------------------------------- db upgrade
@@ -178,9 +186,9 @@ def test_train_a_text_queue_from_jsonl(hitl, db, tmp_path):
 def test_models_lists_every_version_and_marks_the_current_one(hitl, db, tmp_path):
     assert "no model versions" in ok(hitl("models", "fraud")).stdout
     train(hitl, tmp_path)
-    result = train(hitl, tmp_path, name="more.csv", start=150)
+    result = train(hitl, tmp_path, "more.csv", "--force", start=150)
     assert "trained fraud-v2" in result.stdout
-    lines = ok(hitl("models", "fraud")).stdout.splitlines()
+    lines = version_lines(ok(hitl("models", "fraud")).stdout)
     with db.begin() as session:
         versions = list_versions(session=session, queue="fraud")
         current = current_version(session=session, queue="fraud")
@@ -196,13 +204,15 @@ def test_models_lists_every_version_and_marks_the_current_one(hitl, db, tmp_path
 
 def test_rollback_makes_the_old_version_score_new_items(hitl, db, tmp_path):
     train(hitl, tmp_path)
-    train(hitl, tmp_path, name="more.csv", start=150)
+    train(hitl, tmp_path, "more.csv", "--force", start=150)
     items_a = write_csv(tmp_path / "a.csv", item_rows(300, 5))
     ok(hitl("ingest", "fraud", str(items_a)))
 
     assert "fraud-v1 is current" in ok(hitl("rollback", "fraud", "fraud-v1")).stdout
-    lines = ok(hitl("models", "fraud")).stdout.splitlines()
-    assert [line.split()[:2] for line in lines] == [["fraud-v1", "*"], ["fraud-v2", "retired"]]
+    output = ok(hitl("models", "fraud")).stdout
+    lines = version_lines(output)
+    assert [line.split()[:2] for line in lines[:2]] == [["fraud-v1", "*"], ["fraud-v2", "retired"]]
+    assert "pinned to fraud-v1" in lines[2] and "hitl unpin fraud" in lines[2]
 
     items_b = write_csv(tmp_path / "b.csv", item_rows(305, 5))
     ok(hitl("ingest", "fraud", str(items_b)))
@@ -215,6 +225,53 @@ def test_rollback_makes_the_old_version_score_new_items(hitl, db, tmp_path):
         by_id = {v.id: v.version for v in list_versions(session=session, queue="fraud")}
     assert {by_id[scored_by[f"x-{i}"]] for i in range(300, 305)} == {"fraud-v2"}
     assert {by_id[scored_by[f"x-{i}"]] for i in range(305, 310)} == {"fraud-v1"}
+
+
+def flipped_rows(start: int, n: int) -> list[dict[str, Any]]:
+    rows = labelled_rows(start=start, n=n)
+    return [{**row, "label": "legit" if row["label"] == "fraud" else "fraud"} for row in rows]
+
+
+def test_a_second_train_is_a_candidate_that_must_pass_the_gate(hitl, db, tmp_path):
+    """Reported: a second `hitl train` made itself current without the gate."""
+    train(hitl, tmp_path)
+    with db.begin() as session:
+        before = session.scalars(select(TrainingExample.payload)).all()
+    wrong = write_csv(tmp_path / "wrong.csv", flipped_rows(150, 150))
+    result = ok(hitl("train", "fraud", str(wrong)))
+    assert "trained fraud-v2" in result.stdout
+    assert "not promoted: " in result.stdout and "trusted_holdout" in result.stdout
+    with db.begin() as session:
+        assert current_version(session=session, queue="fraud").version == "fraud-v1"
+        # A rejected file does not become the queue's labelled data.
+        assert session.scalars(select(TrainingExample.payload)).all() == before
+    output = ok(hitl("models", "fraud")).stdout
+    assert "    gate trusted_holdout n=30: Brier " in output
+    assert "    rejected: " in output
+    forced = ok(hitl("train", "fraud", str(wrong), "--force"))
+    assert "fraud-v3 is current (forced)" in forced.stdout
+    with db.begin() as session:
+        assert current_version(session=session, queue="fraud").version == "fraud-v3"
+
+
+def test_rollback_pins_the_queue_until_unpin(hitl, db, tmp_path):
+    train(hitl, tmp_path)
+    train(hitl, tmp_path, "more.csv", "--force", start=150)
+    pinned = ok(hitl("rollback", "fraud", "fraud-v1", "--by", "alice"))
+    assert "pinned to it until `hitl unpin fraud`" in pinned.stdout
+    assert ok(hitl("retrain", "fraud")).stdout.strip() == "not promoted: pinned to fraud-v1"
+    again = ok(hitl("train", "fraud", str(write_csv(tmp_path / "x.csv", labelled_rows(start=300)))))
+    assert again.stdout.strip() == "not promoted: pinned to fraud-v1"
+    assert "no longer pinned to fraud-v1" in ok(hitl("unpin", "fraud")).stdout
+    assert "was not pinned" in ok(hitl("unpin", "fraud")).stdout
+    # Nothing new since the last candidate: no candidate (and no copy of the last one).
+    assert ok(hitl("retrain", "fraud")).stdout.strip() == "not promoted: no new answers"
+    with db.begin() as session:
+        assert [v.version for v in list_versions(session=session, queue="fraud")] == [
+            "fraud-v1",
+            "fraud-v2",
+        ]
+        assert current_version(session=session, queue="fraud").version == "fraud-v1"
 
 
 def test_rollback_to_an_unknown_version_changes_nothing(hitl, db, tmp_path):

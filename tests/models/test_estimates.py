@@ -8,12 +8,10 @@ import pytest
 from models.estimates import (
     AuditAnswer,
     Estimate,
-    Vote,
     automatic_accuracy,
     fleiss_kappa,
     positive_precision_recall,
     rating_table,
-    reviewer_accuracy,
     weighted_proportion,
     wilson_interval,
 )
@@ -199,25 +197,3 @@ def test_rating_table_counts_votes_per_category() -> None:
     assert table == [[2, 1], [0, 3]]
     with pytest.raises(ValueError):
         rating_table([["maybe"]], ["good", "bad"])
-
-
-def test_reviewer_accuracy_against_outcomes() -> None:
-    votes = [
-        Vote("U1", "t-1", "fraud"),
-        Vote("U1", "t-2", "legit"),
-        Vote("U1", "t-3", "fraud"),
-        Vote("U1", "t-4", "fraud"),
-        ("U2", "t-1", "legit"),
-        ("U2", "t-9", "legit"),  # no outcome for t-9
-        ("U3", "t-9", "fraud"),
-    ]
-    outcomes = {"t-1": "fraud", "t-2": "legit", "t-3": "fraud", "t-4": "legit"}
-    result = reviewer_accuracy(votes, outcomes)
-    assert list(result) == ["U1", "U2", "U3"]
-    assert result["U1"].value == pytest.approx(0.75)
-    assert result["U1"].n == 4
-    low, high = wilson_interval(0.75, 4)
-    assert (result["U1"].low, result["U1"].high) == pytest.approx((low, high))
-    assert result["U2"].value == 0.0
-    assert result["U2"].n == 1
-    assert result["U3"] == Estimate.unmeasured()

@@ -147,3 +147,19 @@ def test_fit_text_with_no_repeated_term_falls_back_to_every_term() -> None:
     assert pipeline.named_steps["vectorize"].min_df == 1
     with pytest.raises(BadTrainingData, match="cannot train on these texts"):
         fit("text", [{"text": "!"}] * 10, ["a", "b"] * 5)
+
+
+def test_the_brier_score_is_twice_scikit_learns_for_two_labels() -> None:
+    from sklearn.metrics import brier_score_loss
+
+    from models.evaluation import brier_score
+
+    rng = np.random.default_rng(1)
+    p = rng.random(50)
+    y = ["b" if rng.random() < p[i] else "a" for i in range(50)]
+    proba = np.column_stack([1 - p, p])
+    expected = 2 * brier_score_loss([label == "b" for label in y], p)
+    assert brier_score(y, proba, ["a", "b"]) == pytest.approx(expected)
+    weights = rng.random(50)
+    weighted = 2 * brier_score_loss([label == "b" for label in y], p, sample_weight=weights)
+    assert brier_score(y, proba, ["a", "b"], weights) == pytest.approx(weighted)

@@ -1,4 +1,5 @@
-"""The promotion gate: corrupted answers are refused, more good data is promoted."""
+"""The promotion gate: corrupted answers are refused, more good data is promoted, several
+metrics judge, a noisy metric on a small slice is named and set aside, and no slow ratchet."""
 
 from __future__ import annotations
 
@@ -17,8 +18,10 @@ from models.gate import (
     Slice,
     decide,
     evaluate_slice,
+    gate_metrics,
     measure_slice,
     primary_metric,
+    too_noisy,
 )
 
 LABELS = ["benign", "malignant"]
@@ -65,7 +68,7 @@ def test_drop_of_exactly_the_tolerance_passes() -> None:
         ([], "no trusted_holdout slice"),
         ([Slice(name="recent_labels", candidate=0.9, current=0.5, n=500)], "no trusted_holdout"),
         ([_trusted(0.99, 0.5, n=19)], "19 examples, fewer than 20"),
-        ([_trusted(None, None)], "undefined on trusted_holdout"),
+        ([_trusted(None, None)], "no metric can be judged on trusted_holdout"),
     ],
 )
 def test_the_trusted_holdout_is_mandatory(slices: list[Slice], why: str) -> None:
@@ -84,7 +87,7 @@ def test_small_or_unmeasurable_other_slices_are_skipped_and_named() -> None:
     )
     assert decision.promote
     assert "recent_labels skipped: 5 examples" in decision.reason
-    assert "outcomes skipped: average_precision undefined" in decision.reason
+    assert "average_precision on outcomes not judged: undefined" in decision.reason
 
 
 def test_first_model_has_no_current_value_to_beat() -> None:
@@ -94,10 +97,13 @@ def test_first_model_has_no_current_value_to_beat() -> None:
 
 
 def test_lower_is_better_metrics_are_compared_the_other_way() -> None:
-    assert not decide([_trusted(0.40, 0.30)], metric="log_loss").promote
-    decision = decide([_trusted(0.40, 0.30)], metric="log_loss")
+    def loss(candidate: float, current: float) -> Slice:
+        return replace(_trusted(candidate, current), metric="log_loss")
+
+    decision = decide([loss(0.40, 0.30)])
+    assert not decision.promote
     assert "log_loss on trusted_holdout rose 0.300 → 0.400" in decision.reason
-    assert decide([_trusted(0.25, 0.30)], metric="log_loss").promote
+    assert decide([loss(0.25, 0.30)]).promote
 
 
 @pytest.mark.parametrize(
@@ -106,7 +112,7 @@ def test_lower_is_better_metrics_are_compared_the_other_way() -> None:
         ([_trusted(1, 1), _trusted(1, 1)], {}),
         ([Slice(name="yesterday", candidate=1, current=1, n=50)], {}),
         ([_trusted(1, 1)], {"tolerance": -0.1}),
-        ([_trusted(1, 1)], {"metric": "precision_at_10"}),
+        ([replace(_trusted(1, 1), metric="precision_at_10")], {}),
     ],
 )
 def test_malformed_input_is_refused(slices: list[Slice], kwargs: dict) -> None:
@@ -117,8 +123,76 @@ def test_malformed_input_is_refused(slices: list[Slice], kwargs: dict) -> None:
 def test_primary_metric_by_number_of_labels() -> None:
     assert primary_metric(["legit", "fraud"]) == "average_precision"
     assert primary_metric(["good", "bad", "unsure"]) == "macro_f1"
+    assert gate_metrics(["legit", "fraud"]) == ("brier", "accuracy", "average_precision")
+    assert gate_metrics(["good", "bad", "unsure"]) == ("brier", "accuracy", "macro_f1")
     with pytest.raises(ValueError):
         primary_metric(["only"])
+
+
+def test_the_reported_small_holdout_case_is_rejected_on_accuracy_and_log_loss() -> None:
+    """The figures of the report: a 30-row trusted hold-out with 2 positives, a candidate
+    trained on answers that were all wrong. Average precision rose by chance and was the only
+    metric looked at, so it was promoted."""
+    y = ["legit"] * 28 + ["fraud"] * 2
+    noisy = too_noisy("average_precision", y, ["legit", "fraud"])
+    assert noisy == "2 positives, too few"
+
+    def trusted(metric: str, candidate: float, current: float, unjudged: str | None = None):
+        return Slice("trusted_holdout", candidate, current, 30, 0.02, metric, unjudged)
+
+    decision = decide(
+        [
+            trusted("average_precision", 0.222, 0.173, noisy),
+            trusted("accuracy", 0.500, 0.933),
+            trusted("log_loss", 0.84, 0.25),
+        ]
+    )
+    assert not decision.promote
+    assert "accuracy on trusted_holdout fell 0.933 → 0.500" in decision.reason
+    assert "log_loss on trusted_holdout rose 0.250 → 0.840" in decision.reason
+    assert "average_precision on trusted_holdout not judged: 2 positives, too few" in (
+        decision.reason
+    )
+    # The one metric the old gate looked at would have let it through.
+    assert decide([trusted("average_precision", 0.222, 0.173)]).promote
+
+
+def test_a_significant_drop_on_any_one_metric_rejects() -> None:
+    fine = [
+        Slice("trusted_holdout", 0.95, 0.94, 100, 0.01, "average_precision"),
+        Slice("trusted_holdout", 0.93, 0.92, 100, 0.01, "accuracy"),
+        Slice("trusted_holdout", 0.20, 0.21, 100, 0.01, "log_loss"),
+    ]
+    assert decide(fine).promote
+    worse = [*fine[:2], replace(fine[2], candidate=0.30)]
+    decision = decide(worse)
+    assert not decision.promote and decision.reason.startswith("log_loss on trusted_holdout")
+
+
+def test_no_ratchet_twenty_slightly_worse_candidates_in_a_row() -> None:
+    """Each candidate is 0.006 worse than the model it challenges (within the 0.01 tolerance):
+    judged only against the current model, all 20 go through and the queue drifts 0.12 down.
+    Judged also against the best earlier version (the floor), the drift stops within the
+    tolerance."""
+
+    def run(with_floor: bool) -> tuple[int, float]:
+        best, current, promoted = 0.95, 0.95, 0
+        for step in range(20):
+            candidate = current - 0.006
+            slices = [Slice("trusted_holdout", candidate, current, 40, 0.0, "accuracy")]
+            if with_floor and best != current:
+                floor = Slice("trusted_holdout", candidate, best, 40, 0.0, "accuracy")
+                slices.append(replace(floor, against="fraud-v1"))
+            decision = decide(slices)
+            if decision.promote:
+                current, promoted = candidate, promoted + 1
+            else:
+                assert "against fraud-v1, the best earlier" in decision.reason, step
+        return promoted, current
+
+    assert run(with_floor=False) == (20, pytest.approx(0.95 - 20 * 0.006))
+    promoted, final = run(with_floor=True)
+    assert promoted == 1 and final >= 0.95 - 0.01
 
 
 @pytest.fixture(scope="module")
@@ -145,9 +219,8 @@ def _scenario(
     return rest.tolist(), holdout.tolist(), current, rng
 
 
-def _gate(data, holdout, candidate, current):  # type: ignore[no-untyped-def]
+def _gate(data, holdout, candidate, current, metrics=("average_precision",)):  # type: ignore[no-untyped-def]
     payloads, y = data
-    metric = primary_metric(LABELS)
     trusted = measure_slice(
         "trusted_holdout",
         candidate=candidate,
@@ -156,9 +229,9 @@ def _gate(data, holdout, candidate, current):  # type: ignore[no-untyped-def]
         payloads=[payloads[i] for i in holdout],
         y=[y[i] for i in holdout],
         labels=LABELS,
-        metric=metric,
+        metrics=metrics,
     )
-    return decide([trusted], metric=metric)
+    return decide(trusted)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -255,6 +328,30 @@ def test_paired_bootstrap_noise_equals_a_brute_force_bootstrap() -> None:
     assert noise == pytest.approx(np.std(diffs, ddof=1))
 
 
+@pytest.mark.parametrize("metric", ["brier", "log_loss"])
+def test_paired_bootstrap_noise_of_scoring_rules_equals_brute_force(metric: str) -> None:
+    from sklearn.metrics import log_loss
+
+    from models.evaluation import brier_score
+
+    labels = ["good", "bad", "unsure"]
+    rng = np.random.default_rng(4)
+    n = 40
+    y = rng.choice(labels, size=n)
+    cand, curr = rng.dirichlet([2, 2, 2], size=n), rng.dirichlet([2, 2, 2], size=n)
+    noise = paired_bootstrap_noise(metric, cand, curr, y.tolist(), labels=labels, random_state=2)
+    counts = np.random.default_rng(2).multinomial(n, np.full(n, 1 / n), size=200)
+
+    def value(proba: np.ndarray, w: np.ndarray) -> float:
+        if metric == "brier":
+            return brier_score(y.tolist(), proba, labels, w)
+        order = sorted(range(3), key=lambda j: labels[j])
+        return float(log_loss(y, proba[:, order], labels=sorted(labels), sample_weight=w))
+
+    diffs = [value(cand, c) - value(curr, c) for c in counts]
+    assert noise == pytest.approx(np.std(diffs, ddof=1))
+
+
 @pytest.mark.parametrize("metric", ["accuracy", "macro_f1"])
 def test_paired_bootstrap_noise_of_label_metrics_equals_brute_force(metric: str) -> None:
     labels = ["good", "bad", "unsure"]
@@ -304,14 +401,15 @@ def test_evaluate_slice_is_none_when_nothing_can_be_measured(
     assert accuracy is not None and 0.0 <= accuracy <= 1.0
     with pytest.raises(ValueError):
         evaluate_slice(model, "tabular", payloads[:5], y[:5], labels=LABELS, metric="nope")
-    first = measure_slice(
+    (first,) = measure_slice(
         "trusted_holdout",
         candidate=model,
         current=None,
         kind="tabular",
         payloads=payloads[200:260],
         y=y[200:260],
-        **kwargs,
+        labels=LABELS,
+        metrics=["average_precision"],
     )
     assert first.current is None and first.noise is None and first.candidate is not None
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import func, select, text
 
+from storage.pins import pin
 from storage.tables import Item, ModelVersion, ReviewMessage
 from tests.factories import items_for
 from tests.scenarios.conftest import CHANNEL
@@ -244,7 +245,13 @@ def hold_database(session) -> None:
 def test_hitl_retrain_is_for_admins_and_answers_before_the_retrain_ends(
     start_serve, standin, sessions
 ):
-    serve = start_serve(fraud={"admins": ["U0ADMIN"]})
+    serve = start_serve(fraud={"admins": ["U0ADMIN"], "review_below": 1.0})
+    # An answer since the first model: without one, a retrain makes no candidate.
+    serve.post_items("fraud", items_for(1))
+    [post] = standin.wait_for_calls("chat.postMessage", 1)
+    message = standin.message(CHANNEL, post.response["ts"])
+    serve.click(user="U0ALICE", channel=CHANNEL, message=message, predicate=vote_button(0))
+    wait_until(lambda: serve.get_item("fraud", "t-0")["resolved_label"], what="the answer")
     [refused] = command(serve, standin, "retrain fraud", user="U0ALICE", key="refused")
     assert refused.params["text"] == "Only the admins of *fraud* may retrain it: <@U0ADMIN>."
 
@@ -269,5 +276,13 @@ def test_hitl_retrain_is_for_admins_and_answers_before_the_retrain_ends(
     assert done[0].at > acknowledged_at
     with sessions.begin() as session:
         assert session.scalar(select(func.count()).select_from(ModelVersion)) == 2
-    announced = standin.wait_for_calls("chat.postMessage", 1)
-    assert "fraud-v2" in announced[0].params["text"]
+    announced = standin.wait_for_calls("chat.postMessage", 2)
+    assert "fraud-v2" in announced[1].params["text"]
+    # Rolled back: `/hitl retrain` says so and makes no candidate.
+    with sessions.begin() as session:
+        pin(session=session, queue="fraud", version="fraud-v1", by="U0ADMIN")
+    command(serve, standin, "retrain fraud", user="U0ADMIN", key="pinned")
+    answer = wait_until(lambda: responses(standin, "pinned")[1:], what="the pinned answer")
+    assert answer[0].params["text"] == "*fraud*: not promoted: pinned to fraud-v1"
+    with sessions.begin() as session:
+        assert session.scalar(select(func.count()).select_from(ModelVersion)) == 2

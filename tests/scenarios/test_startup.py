@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.factories import config_toml, items_for, seed_model
+from tests.factories import answered_items, config_toml, items_for, seed_model
 from tests.scenarios.harness import ServeProcess, free_port, run_hitl, wait_until
 
 
@@ -119,6 +119,7 @@ def test_serve_on_a_real_token_says_nothing_about_a_standin_and_has_no_warning(s
 
 def test_retrain_without_slack_warns_in_one_line(database_url, config_path, sessions, tmp_path):
     seed_model(sessions, "fraud")
+    answered_items(sessions)  # something new to learn: the retrain makes a candidate to announce
     result = run_hitl(
         "retrain", "fraud", database_url=database_url, config_path=config_path, cwd=tmp_path
     )
@@ -133,6 +134,7 @@ def test_retrain_with_slack_unreachable_warns_in_one_line(
     database_url, config_path, sessions, tmp_path
 ):
     seed_model(sessions, "fraud")
+    answered_items(sessions)  # something new to learn: the retrain makes a candidate to announce
     result = run_hitl(
         "retrain",
         "fraud",

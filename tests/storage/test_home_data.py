@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.digest.stats import queue_stats
-from bot.slack.home import accuracy_from_tallies
 from storage.home_data import (
-    AuditTally,
     QueueBacklog,
     answers_of,
-    audit_tallies,
     queue_backlogs,
     waiting_for,
 )
 from storage.items import NewItem, add_items
 from storage.tables import Item, ReviewMessage
-from tests.factories import make_config, placeholder_version, undo, vote
+from tests.factories import placeholder_version, undo, vote
 
 T0 = datetime(2024, 5, 6, 9, 0, tzinfo=UTC)
 
@@ -213,26 +208,6 @@ def test_queue_backlogs_count_states_and_name_the_current_version(sessions):
         "fraud", waiting=2, open=2, failed=1, model_version=name
     )
     assert backlogs["empty"] == QueueBacklog("empty", 0, 0, 0, None)
-
-
-def test_audit_tallies_give_the_same_estimate_as_queue_stats(sessions):
-    specs = [(f"a-{n}", "audit", 0.5, "posted") for n in range(5)]
-    specs += [("a-low", "audit", 0.25, "posted"), ("r", "review", 1.0, "posted")]
-    pks = add(sessions, "fraud", specs)
-    truths = {"a-0": "fraud", "a-1": "fraud", "a-2": "legit", "a-3": "fraud", "a-low": "legit"}
-    truths["r"] = "legit"  # review answers are not audits
-    for ext, label in truths.items():
-        vote(sessions, pks[ext], "U0ALICE", label=label)
-    with sessions.begin() as session:
-        tallies = audit_tallies(session=session, queues=["fraud", "empty"])
-        figures = queue_stats(session=session, queue=make_config(fraud={}).queue("fraud"))
-    assert sorted(tallies["fraud"], key=lambda t: (t.sampling_probability, t.correct)) == [
-        AuditTally(0.25, False, 1),
-        AuditTally(0.5, False, 1),
-        AuditTally(0.5, True, 3),
-    ]
-    assert tallies["empty"] == []
-    assert asdict(accuracy_from_tallies(tallies["fraud"])) == figures["automatic_accuracy"]
 
 
 def test_message_rows_outside_the_asked_queues_are_ignored(sessions):

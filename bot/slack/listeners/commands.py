@@ -26,7 +26,9 @@ from bot.review.reviewers import ReviewerDirectory
 from bot.schedule.jobs import retrain_queue
 from bot.slack.command_texts import UsageError, next_intro, parse_command, stats_text, usage_text
 from bot.slack.listeners.after_ack import AfterAck
+from models.control_items import behind_on_control
 from models.errors import ModelError
+from storage.control import answers_by_user
 from storage.home_data import waiting_for
 from storage.private_cards import remember_private_card
 
@@ -64,7 +66,15 @@ def register(app: App, ctx: AppContext, directory: ReviewerDirectory, after: Aft
             respond(text=f"You are not a reviewer of {where}.", response_type="ephemeral")
             return
         with ctx.sessions.begin() as session:
-            waiting = waiting_for(session=session, user_id=user, queues=allowed, limit=1)
+            # Someone behind their fair share of control items gets an open one first: the
+            # channel's own card, so nobody ever sees a control case twice (models.control_items).
+            behind = any(
+                behind_on_control(user, *answers_by_user(session=session, queue=q), gold_rate=g)
+                for q, g in ((q, ctx.config.queue(q).gold_rate) for q in allowed)
+            )
+            waiting = waiting_for(
+                session=session, user_id=user, queues=allowed, limit=1, control_first=behind
+            )
         if not waiting.items:
             respond(text=f"Nothing is waiting for your answer in {where}. 🎉")
             return

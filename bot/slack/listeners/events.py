@@ -12,16 +12,19 @@ from slack_sdk import WebClient
 from bot.context import AppContext
 from bot.review.cards import masking_of
 from bot.review.reviewers import ReviewerDirectory
-from bot.slack.home import WAITING_SHOWN, HomeData, QueueCard, accuracy_from_tallies, home_view
-from bot.slack.listeners.after_ack import AfterAck
-from storage.home_data import (
-    AnswerSummary,
-    Waiting,
-    answers_of,
-    audit_tallies,
-    queue_backlogs,
-    waiting_for,
+from bot.slack.home import (
+    WAITING_SHOWN,
+    FlaggedReviewer,
+    HomeData,
+    QueueCard,
+    Rollback,
+    home_view,
 )
+from bot.slack.listeners.after_ack import AfterAck
+from models.trust import queue_trust
+from storage.home_data import AnswerSummary, Waiting, answers_of, queue_backlogs, waiting_for
+from storage.pins import active_pins
+from storage.trust_data import audit_counts, automatic_mixes, checked_counts
 
 ANSWERS_DAYS = 7
 
@@ -46,20 +49,43 @@ def load_home(
             since=now - timedelta(days=ANSWERS_DAYS),
         )
         backlogs = queue_backlogs(session=session, queues=names)
-        tallies = audit_tallies(session=session, queues=names)
-    cards = [
-        QueueCard(
-            queue=q.name,
-            channel=q.channel,
-            model_version=backlogs[q.name].model_version,
-            waiting=backlogs[q.name].waiting,
-            open=backlogs[q.name].open,
-            failed=backlogs[q.name].failed,
-            accuracy=accuracy_from_tallies(tallies[q.name]),
-            may_answer=q.name in allowed,
+        audits = audit_counts(session=session, queues=names)
+        checks = checked_counts(session=session, queues=names)
+        mixes = automatic_mixes(session=session, queues=names)
+        pins = active_pins(session=session, queues=names)
+    cards = []
+    for q in queues:
+        trust = queue_trust(
+            labels=q.labels,
+            audits=[a for a in audits if a.queue == q.name],
+            checks=[c for c in checks if c.queue == q.name],
+            min_reviewer_accuracy=q.min_reviewer_accuracy,
+            votes_required=q.votes_required,
+            mix=mixes.get(q.name),
         )
-        for q in queues
-    ]
+        pin = pins.get(q.name)
+        rollback = None if pin is None else Rollback(pin.version, pin.pinned_by, pin.pinned_at)
+        cards.append(
+            QueueCard(
+                queue=q.name,
+                channel=q.channel,
+                model_version=backlogs[q.name].model_version,
+                waiting=backlogs[q.name].waiting,
+                open=backlogs[q.name].open,
+                failed=backlogs[q.name].failed,
+                accuracy=trust.accuracy.estimate,
+                accuracy_note=trust.accuracy.note if trust.accuracy.estimate.n else "",
+                may_answer=q.name in allowed,
+                rollback=rollback,
+                flagged=tuple(
+                    FlaggedReviewer(user, trust.reviewers[user].estimate)
+                    for user in sorted(trust.flagged)
+                ),
+                # Who is flagged is for the queue's admins, not for everyone who opens Home.
+                is_admin=bool(q.admins) and directory.is_one_of(q.admins, user_id),
+                blind=q.blind_audit,
+            )
+        )
     waiting, answers = _masked(ctx, waiting, answers)
     return HomeData(user_id, now, waiting, answers, ANSWERS_DAYS, cards)
 

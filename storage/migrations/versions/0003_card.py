@@ -1,7 +1,7 @@
 """the card: explanation and warnings with each prediction; context names seen per queue
 
 Revision ID: 0003_card
-Revises: 0001
+Revises: 0002_trust
 Create Date: 2026-12-01
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import storage.tables
 
 revision = "0003_card"
-down_revision = "0001"
+down_revision = "0002_trust"
 branch_labels = None
 depends_on = None
 

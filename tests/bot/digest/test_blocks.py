@@ -16,6 +16,7 @@ from bot.digest.figures import WEEK, DigestFigures, PeriodFigures, VersionChange
 from bot.digest.plain_text import digest_plain_text
 from bot.digest.sections import MAX_REVIEWERS
 from models.estimates import Estimate
+from models.reviewer_quality import ReviewerAccuracy
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 EVIL = "<!channel> <@U0EVIL> <https://evil|click> &"
@@ -179,10 +180,10 @@ def test_versions_show_metric_before_and_after_and_why_a_candidate_was_kept_out(
         ),
     ]
     figures = make_figures(this_week=period(0, versions=versions))
-    assert (
-        "*Model versions*\n*Promoted fraud-v5*: average_precision 0.879 → 0.887, 25 Nov\n"
-        "*Rejected fraud-v6*: average_precision 0.887 → 0.850, 26 Nov;"
-        " reason: worse on the trusted hold-out"
+    assert (  # newest first
+        "*Model versions*\n*Rejected fraud-v6*: average_precision 0.887 → 0.850, 26 Nov;"
+        " reason: worse on the trusted hold-out\n"
+        "*Promoted fraud-v5*: average_precision 0.879 → 0.887, 25 Nov"
     ) in shown(figures)
     assert "Promoted fraud-v5: average_precision 0.879 → 0.887" in digest_plain_text(figures)
 
@@ -308,8 +309,23 @@ def test_bad_figures_are_refused_with_the_field_named() -> None:
     with pytest.raises(ValueError, match="'audit'"):
         digest_message(make_figures(this_week=period(0, routed={"review": 1, "auto": 2})))
     change = VersionChange("v2", "archived", NOW, None, None, None, None)
-    with pytest.raises(ValueError, match="promoted or rejected"):
+    with pytest.raises(ValueError, match="promoted, rejected or rolled_back"):
         digest_message(make_figures(this_week=period(0, versions=[change])))
+
+
+def test_a_rollback_says_to_what_by_whom_and_that_it_holds() -> None:
+    rollback = VersionChange(
+        "fraud-v1", "rolled_back", NOW - timedelta(days=1), None, None, None, None, "alice", True
+    )
+    promoted = VersionChange(
+        "fraud-v4", "promoted", NOW - timedelta(days=2), "average_precision", 0.88, 0.89, None
+    )
+    figures = make_figures(this_week=period(0, versions=[promoted, rollback]))
+    for output in (shown(figures), digest_plain_text(figures)):
+        assert "Rolled back to fraud-v1" in output and "by alice, 26 Nov" in output
+        assert "retraining paused until `hitl unpin fraud`" in output
+        assert "Promoted fraud-v1" not in output and "first model" not in output
+        assert output.index("Rolled back") < output.index("Promoted fraud-v4")  # newest first
 
 
 def test_a_first_model_shows_its_own_score_not_a_comparison() -> None:
@@ -325,3 +341,41 @@ def test_a_first_model_shows_its_own_score_not_a_comparison() -> None:
     output = shown(make_figures(this_week=period(0, versions=[first])))
     assert "average_precision 0.879 (first model)" in output
     assert "→" not in output.split("fraud-v1", 1)[1].split("\n", 1)[0]
+
+
+def test_the_accuracy_says_it_is_corrected_and_on_what_beside_the_raw_agreement() -> None:
+    this = period(
+        0,
+        automatic_accuracy=Estimate(value=0.989, low=0.971, high=0.996, n=52),
+        automatic_agreement=Estimate(value=0.942, low=0.843, high=0.980, n=52),
+        accuracy_note="corrected for reviewer error measured on 48 control answers",
+    )
+    figures = make_figures(this_week=this)
+    for output in (shown(figures), digest_plain_text(figures)):
+        assert (
+            "98.9% (95% CI 97.1–99.6%, n=52, corrected for reviewer error measured on 48"
+            " control answers)"
+        ) in output
+        assert "Raw agreement on audits" in output and "94.2% (95% CI 84.3–98.0%, n=52)" in output
+
+
+def test_flagged_reviewers_are_named_to_the_leads_with_what_the_flag_rests_on() -> None:
+    def accuracy(value: float, low: float, high: float, n: int, control: int, flagged: bool):
+        return ReviewerAccuracy(Estimate(value, low, high, n), control, n - control, flagged)
+
+    measured = {
+        "U0BOB": accuracy(0.5, 0.35, 0.65, 40, 34, True),
+        "U0ALICE": accuracy(0.96, 0.86, 0.99, 45, 45, False),
+    }
+    figures = make_figures(reviewer_accuracy=measured)
+    slack = shown(figures)
+    # named, not mentioned: the weekly digest pings nobody
+    assert "*Reviewers flagged*\n*U0BOB*: 50.0% (95% CI 35.0–65.0%, n=40: 34 control answers" in (
+        slack
+    )
+    assert "<@" not in slack
+    assert "6 outcomes); right too rarely, so their answers no longer train the model" in slack
+    assert "U0ALICE*: 96" not in slack
+    calm = shown(make_figures(reviewer_accuracy={"U0ALICE": measured["U0ALICE"]}))
+    assert "No reviewer is flagged: 1 measured on 45 answers of known truth" in calm
+    assert "Reviewers flagged" not in shown(make_figures())  # nobody measured: nothing to say

@@ -241,11 +241,19 @@ def test_time_to_answer(figures) -> None:
 
 
 def test_accuracy_of_automatic_decisions_is_weighted(figures) -> None:
+    """Each vote on an audit is an answer, weighing 1/p shared among its item's 2 votes: A5's
+    two votes agree (weight 1/0.10 each, halved), A8's two disagree (1/0.05, halved), A6's tie
+    one of each. No control answers yet: not corrected for reviewer error, and it says so."""
     accuracy = figures.this_week.automatic_accuracy
-    # A5 right with weight 1/0.10, A8 wrong with weight 1/0.05; A6 (a tie) has no answer.
-    assert accuracy.value == pytest.approx(10 / 30)
-    assert accuracy.n == 2
-    assert accuracy == weighted_proportion([True, False], [10.0, 20.0])
+    assert accuracy.value == pytest.approx(15 / 40)
+    assert accuracy.n == 6
+    hits, weights = [True, True, True, False, False, False], [5.0, 5.0, 5.0, 5.0, 10.0, 10.0]
+    assert accuracy == weighted_proportion(hits, weights)
+    assert figures.this_week.automatic_agreement == accuracy
+    assert figures.this_week.accuracy_note == (
+        "not corrected for reviewer error: 0 control answers and 6 cross-checked audit answers"
+        " so far, 20 needed"
+    )
     assert figures.last_week.automatic_accuracy == Estimate.unmeasured()
 
 
@@ -327,3 +335,25 @@ def test_a_first_model_is_listed_with_its_hold_out_score(sessions) -> None:
         "average_precision",
     )
     assert (change.before, change.after) == (None, 0.879)
+
+
+def test_a_rollback_is_listed_as_one_not_as_a_promotion(sessions) -> None:
+    """Reported: the digest listed `hitl rollback fraud fraud-v1` as "Promoted fraud-v1 (first
+    model)", because a rollback stamped the version as promoted again."""
+    from storage.pins import pin
+    from storage.tables import QueuePin
+
+    with sessions.begin() as session:
+        fixture = Fixture(session)
+        fixture.version(1, "retired", promoted_at=at(-30), created_at=at(-30))
+        fixture.version(2, "current", promoted_at=at(-2), created_at=at(-2))
+        pin(session=session, queue="fraud", version="fraud-v1", by="alice")
+        session.query(QueuePin).update({"pinned_at": at(-1)})
+    with sessions.begin() as session:
+        figures = digest_figures(session=session, queue=QUEUE, now=NOW)
+    changes = [(c.version, c.outcome, c.by, c.pinned) for c in figures.this_week.versions]
+    assert changes == [
+        ("fraud-v2", "promoted", None, False),
+        ("fraud-v1", "rolled_back", "alice", True),
+    ]
+    assert figures.model_version == "fraud-v1"

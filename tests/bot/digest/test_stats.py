@@ -9,7 +9,7 @@ from bot.digest.figures import digest_figures
 from bot.digest.stats import queue_stats
 from models.registry import load_current
 from storage.items import NewItem, add_items
-from tests.factories import make_config, seed_model
+from tests.factories import make_config, seed_model, vote
 
 
 def test_audit_accuracy_and_precision_from_answered_audits(sessions):
@@ -35,14 +35,17 @@ def test_audit_accuracy_and_precision_from_answered_audits(sessions):
                 for i, (p, _, route, w) in enumerate(rows)
             ],
         )
-        for item, (_, truth, _, _) in zip(items, rows, strict=True):
-            if truth is not None:
-                item.resolved_label, item.resolved_at = truth, datetime.now(UTC)
+        answered = [(item.id, truth) for item, (_, truth, _, _) in zip(items, rows, strict=True)]
+    for pk, truth in answered:
+        if truth is not None:
+            vote(sessions, pk, "U0ANA", truth)
     with sessions.begin() as session:
         figures = queue_stats(session=session, queue=queue)
-    # weights 2, 4, 2 → right on 2 + 2 of 8
+    # weights 2, 4, 2 → right on 2 + 2 of 8; no control answers: the raw agreement, said so
     assert figures["automatic_accuracy"]["value"] == 4 / 8
     assert figures["automatic_accuracy"]["n"] == 3
+    assert figures["automatic_agreement"] == figures["automatic_accuracy"]
+    assert figures["accuracy_basis"]["corrected"] is False
     # precision of "fraud": one predicted fraud, right
     assert figures["positive_precision"]["value"] == 1.0
     # recall of "fraud": true frauds weigh 4 (missed) + 2 (found)

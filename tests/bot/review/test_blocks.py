@@ -279,25 +279,25 @@ def test_context_fields_have_their_own_heading() -> None:
     [
         pytest.param(
             {},
-            [("Confirm fraud", "primary", "42:1"), ("Reject → legit", "danger", "42:0")],
+            [("Confirm fraud", None, "42:1"), ("Reject → legit", None, "42:0")],
             None,
             id="tabular-binary",
         ),
         pytest.param(
             {"labels": ("a", "fraud", "b")},
-            [("Confirm fraud", "primary", "42:1")],
+            [("Confirm fraud", None, "42:1")],
             ["42:0", "42:2"],
             id="tabular-multiclass",
         ),
         pytest.param(
             {"kind": "text", "labels": ("bad", "good"), "predicted": "good"},
-            [("👍 Agree: good", "primary", "42:1"), ("👎 Disagree → bad", "danger", "42:0")],
+            [("👍 Agree: good", None, "42:1"), ("👎 Disagree → bad", None, "42:0")],
             None,
             id="text-binary",
         ),
         pytest.param(
             {"kind": "text", "labels": ("bad", "good", "meh"), "predicted": "bad"},
-            [("👍 Agree: bad", "primary", "42:0")],
+            [("👍 Agree: bad", None, "42:0")],
             ["42:1", "42:2"],
             id="text-multiclass",
         ),
@@ -310,8 +310,9 @@ def test_context_fields_have_their_own_heading() -> None:
     ],
 )
 def test_vote_elements(
-    changes: dict[str, Any], buttons: list[tuple[str, str, str]], select: list[str] | None
+    changes: dict[str, Any], buttons: list[tuple[str, str | None, str]], select: list[str] | None
 ) -> None:
+    """Button styles never nudge: no green Confirm, no red Reject on an ordinary card."""
     fallback, blocks = review_message(make_card(**changes))
     check_limits(fallback, blocks)
     actions = blocks[-1]
@@ -319,7 +320,7 @@ def test_vote_elements(
     assert actions["block_id"] == "hitl_actions:42"
     elements = actions["elements"]
     got = [
-        (e["text"]["text"], e["style"], e["value"])
+        (e["text"]["text"], e.get("style"), e["value"])
         for e in elements
         if e["type"] == "button" and e["action_id"] != "hitl_note"
     ]
@@ -337,6 +338,43 @@ def test_vote_elements(
         "text": {"type": "plain_text", "text": "Add note", "emoji": True},
     }
     assert all(VOTE_ACTION_PATTERN.match(e["action_id"]) for e in elements[:-1])
+
+
+@pytest.mark.parametrize(
+    ("labels", "predicted"),
+    [(("legit", "fraud"), "fraud"), (("legit", "fraud"), "legit"), (("a", "b", "c"), "c")],
+)
+def test_a_blind_audit_card_hides_the_model_and_offers_every_label_alike(
+    labels: tuple[str, ...], predicted: str
+) -> None:
+    card = make_card(route="audit", blind=True, labels=labels, predicted=predicted, confidence=0.97)
+    votes = (vote(label=labels[0]),)
+    fallback, blocks = review_message(card, votes=votes, votes_required=2)
+    check_limits(fallback, blocks)
+    shown = json.dumps(blocks, ensure_ascii=False) + fallback
+    assert "Model says" not in shown and "97%" not in shown and "confident" not in shown
+    assert "confirmed" not in shown and "corrected" not in shown
+    assert "Confirm" not in shown and "Reject" not in shown and "Correct to" not in shown
+    assert "Audit sample" in shown and "Which label is right?" in shown
+    buttons = [e for e in blocks[-1]["elements"] if e["action_id"] != "hitl_note"]
+    assert [(b["text"]["text"], b.get("style"), b["value"]) for b in buttons] == [
+        (label, None, f"42:{i}") for i, label in enumerate(labels)
+    ]
+    assert len({b["action_id"] for b in buttons}) == len(buttons)
+    assert all(VOTE_ACTION_PATTERN.match(b["action_id"]) for b in buttons)
+    # The same item as an ordinary audit card, not blind, does say it.
+    _, seen = review_message(replace(card, blind=False))
+    assert "Model says" in json.dumps(seen)
+
+
+def test_a_blind_card_with_many_labels_offers_them_all_in_one_select() -> None:
+    labels = tuple(f"label-{i}" for i in range(8))
+    card = make_card(route="audit", blind=True, labels=labels, predicted="label-3")
+    fallback, blocks = review_message(card)
+    check_limits(fallback, blocks)
+    (select,) = [e for e in blocks[-1]["elements"] if e["type"] == "static_select"]
+    assert [o["value"] for o in select["options"]] == [f"42:{i}" for i in range(8)]
+    assert "Correct" not in select["placeholder"]["text"]
 
 
 @pytest.mark.parametrize("changes", VARIANTS)

@@ -22,7 +22,7 @@ from storage.db import make_engine
 from storage.locks import ADVISORY_KEY, ClockLock
 from storage.registry import list_versions
 from storage.tables import ClockLease
-from tests.factories import config_toml, make_config, seed_model
+from tests.factories import answered_items, config_toml, make_config, seed_model
 from tests.scenarios.harness import wait_until
 
 
@@ -38,6 +38,7 @@ def test_only_one_lock_holder(engine):
 
 def test_two_clocks_run_a_scheduled_retrain_once(database_url, sessions):
     seed_model(sessions)
+    answered_items(sessions)
     config = make_config(fraud={"retrain": "0 3 * * *"})
     with SlackStandin() as standin:
         contexts = [

@@ -77,6 +77,8 @@ def test_stats_text_names_the_queue_and_says_what_is_unmeasured():
         "waiting": 1,
         "open": 2,
         "automatic_accuracy": unmeasured,
+        "automatic_agreement": unmeasured,
+        "accuracy_basis": {"note": "no audit answers"},
         "positive_precision": {"value": 0.5, "low": 0.1, "high": 0.9, "n": 2},
         "positive_recall": unmeasured,
         "reviewer_agreement": {"fleiss_kappa": 0.8123, "items": 7},
@@ -84,9 +86,36 @@ def test_stats_text_names_the_queue_and_says_what_is_unmeasured():
     text = stats_text(figures)
     assert text.startswith("*fraud* · model `fraud-v2`")
     assert "Backlog 3: 2 open in the channel · 1 waiting to be posted" in text
-    assert "Automatic decisions right: not measured yet" in text
+    assert "Automatic decisions right: not measured yet\n" in text
     assert "precision 50.0% (95% CI 10.0–90.0%, n=2) · recall not measured yet" in text
     assert "Fleiss' κ 0.81 on 7 items" in text
+
+
+def test_stats_text_says_the_accuracy_is_corrected_and_names_flagged_reviewers():
+    figures = {
+        "queue": "fraud",
+        "model_version": "fraud-v2",
+        "items": 40,
+        "routed": {"review": 10, "audit": 2, "auto": 28},
+        "answered": 9,
+        "waiting": 0,
+        "open": 0,
+        "automatic_accuracy": {"value": 0.989, "low": 0.971, "high": 0.996, "n": 52},
+        "automatic_agreement": {"value": 0.94, "low": 0.84, "high": 0.98, "n": 52},
+        "accuracy_basis": {"note": "corrected for reviewer error measured on 48 control answers"},
+        "reviewer_accuracy": {
+            "U0BAD": {"value": 0.5, "low": 0.3, "high": 0.7, "n": 20, "flagged": True},
+        },
+        "flagged_reviewers": ["U0BAD"],
+        "reviewer_agreement": None,
+    }
+    text = stats_text(figures)
+    assert (
+        "Automatic decisions right: 98.9% (95% CI 97.1–99.6%, n=52, corrected for reviewer"
+        " error measured on 48 control answers)"
+    ) in text
+    assert "Reviewers agreed with the model on audits: 94.0% (95% CI 84.0–98.0%, n=52)" in text
+    assert "Reviewers flagged (their answers no longer train): <@U0BAD> 50.0%" in text
 
 
 def test_next_intro_links_to_the_channel_message():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,13 +13,12 @@ from bot.slack.home import (
     MAX_HOME_BLOCKS,
     HomeData,
     QueueCard,
-    accuracy_from_tallies,
     home_view,
     message_link,
 )
 from bot.slack_standin.limits import view_error
-from models.estimates import AuditAnswer, Estimate, automatic_accuracy
-from storage.home_data import AnswerSummary, AuditTally, RecentAnswer, Waiting, WaitingItem
+from models.estimates import Estimate
+from storage.home_data import AnswerSummary, RecentAnswer, Waiting, WaitingItem
 from tests.factories import waiting_item as make_waiting_item
 
 NOW = datetime(2024, 5, 6, 9, 0, tzinfo=UTC)
@@ -130,14 +130,24 @@ def test_no_queues_configured():
     assert "No queues configured." in texts(home_view(home(queues=[])))
 
 
-def test_accuracy_from_tallies_is_the_audit_estimate():
-    tallies = [AuditTally(0.5, True, 30), AuditTally(0.5, False, 2), AuditTally(0.25, False, 1)]
-    answers = (
-        [AuditAnswer("a", "a", 0.5)] * 30
-        + [AuditAnswer("a", "b", 0.5)] * 2
-        + [AuditAnswer("a", "b", 0.25)]
-    )
-    assert accuracy_from_tallies(tallies) == automatic_accuracy(answers)
-    assert accuracy_from_tallies([]) == Estimate.unmeasured()
-    with pytest.raises(ValueError, match="sampling probability"):
-        accuracy_from_tallies([AuditTally(0.0, True, 1)])
+def test_a_rollback_shows_who_and_flagged_reviewers_only_to_admins():
+    from bot.slack.home import FlaggedReviewer, Rollback
+
+    flagged = (FlaggedReviewer("U0BAD", Estimate(0.5, 0.3, 0.7, 20)),)
+    rollback = Rollback("fraud-v1", "alice", NOW - timedelta(days=1))
+    for is_admin in (True, False):
+        shown = texts(
+            home_view(home(queues=[card(rollback=rollback, flagged=flagged, is_admin=is_admin)]))
+        )
+        assert "Rolled back to `fraud-v1` by alice" in shown and "hitl unpin fraud" in shown
+        assert ("<@U0BAD>" in shown) == is_admin
+
+
+def test_audit_cards_waiting_do_not_say_what_the_model_said():
+    audit = replace(waiting_item(1), route="audit")
+    control = replace(waiting_item(2), route="gold")
+    review = waiting_item(3)
+    shown = texts(home_view(home([audit, control, review])))
+    assert shown.count("model says") == 1 and shown.count("🔍 audit") == 2
+    seen = texts(home_view(home([audit], queues=[card(blind=False)])))
+    assert "model says" in seen
