@@ -229,38 +229,23 @@ def _index(at: datetime | None, bounds: Sequence[datetime]) -> int:
     raise ValueError(f"{at} is after the last week ({bounds[-1]})")
 
 
-@dataclass(frozen=True)
-class VersionEvent:
-    """A version made current at ``at``: a promotion, or a rollback to an older version."""
-
-    version: str
-    at: datetime
-    rollback: bool
-
-
-def version_events(
+def promotions(
     *, session: Session, queue: str, start: datetime, end: datetime
-) -> list[VersionEvent]:
-    """Versions made current in ``[start, end)``, oldest first. A version made current after a
-    newer one existed is a rollback (the registry keeps the latest time a version was made
-    current, so a version made current twice shows once, at the later time)."""
+) -> list[tuple[str, datetime]]:
+    """``(version, promoted_at)`` of the versions promoted in ``[start, end)``, oldest first.
+
+    Rollbacks are not promotions (they keep the version's first promotion date): they are the
+    queue's pins (``storage.pins.pins_between``)."""
     rows = session.execute(
-        select(
-            ModelVersion.number,
-            ModelVersion.version,
-            ModelVersion.created_at,
-            ModelVersion.promoted_at,
+        select(ModelVersion.version, ModelVersion.promoted_at)
+        .where(
+            ModelVersion.queue == queue,
+            ModelVersion.promoted_at >= start,
+            ModelVersion.promoted_at < end,
         )
-        .where(ModelVersion.queue == queue)
-        .order_by(ModelVersion.number)
+        .order_by(ModelVersion.promoted_at, ModelVersion.number)
     ).all()
-    events = []
-    for number, version, _, promoted_at in rows:
-        if promoted_at is None or not start <= promoted_at < end:
-            continue
-        newer = any(n > number and created <= promoted_at for n, _, created, _ in rows)
-        events.append(VersionEvent(version, promoted_at, rollback=newer))
-    return sorted(events, key=lambda e: e.at)
+    return [(version, at) for version, at in rows if at is not None]
 
 
 def week_index(at: datetime, bounds: Sequence[datetime]) -> int:

@@ -224,14 +224,25 @@ def digest_figures(*, session: Session, queue: QueueConfig, now: datetime) -> Di
             for w in range(HISTORY_WEEKS)
         ],
         segments=_segments(session, queue, since=bounds[0], until=bounds[-1]),
-        marks=[
-            VersionMark(digest_data.week_index(e.at, bounds), e.version, e.rollback)
-            for e in digest_data.version_events(
-                session=session, queue=queue.name, start=bounds[0], end=bounds[-1]
-            )
-        ],
+        marks=_marks(session, queue.name, bounds),
         reviewer_accuracy=trust[this].reviewers,
     )
+
+
+def _marks(session: Session, queue: str, bounds: list[datetime]) -> list[VersionMark]:
+    """The chart's marks: versions promoted, and rollbacks (pins), at their week."""
+    start, end = bounds[0], bounds[-1]
+    promoted = [
+        VersionMark(digest_data.week_index(at, bounds), version, rollback=False)
+        for version, at in digest_data.promotions(
+            session=session, queue=queue, start=start, end=end
+        )
+    ]
+    rolled_back = [
+        VersionMark(digest_data.week_index(pin.pinned_at, bounds), pin.version, rollback=True)
+        for pin in pins_between(session=session, queue=queue, start=start, end=end)
+    ]
+    return sorted(promoted + rolled_back, key=lambda mark: mark.week)
 
 
 def _segments(

@@ -357,3 +357,5 @@ def test_a_rollback_is_listed_as_one_not_as_a_promotion(sessions) -> None:
         ("fraud-v1", "rolled_back", "alice", True),
     ]
     assert figures.model_version == "fraud-v1"
+    marks = [(m.version, m.rollback) for m in figures.marks]
+    assert marks == [("fraud-v1", False), ("fraud-v2", False), ("fraud-v1", True)]
