@@ -27,16 +27,17 @@ def test_delivery_errors_are_counted_by_slack_error_code(start_serve, standin):
     serve = start_serve(fraud={"review_below": 1.0})
     standin.fail_next("chat.postMessage", status=200, error="channel_not_found")
     assert serve.post_items("fraud", items_for(1)).status_code == 200
+    # Counted as Slack answers; the outbox row is marked failed a moment later.
     found = wait_until(
         lambda: (
             (f := scrape(serve))
-            and value(f, "hitl_delivery_errors_total", error="channel_not_found") == 1
+            and value(f, "hitl_messages", queue="fraud", state="failed") == 1
             and f
         ),
         timeout=15,
-        what="the failed post counted",
+        what="the failed post recorded",
     )
-    assert value(found, "hitl_messages", queue="fraud", state="failed") == 1
+    assert value(found, "hitl_delivery_errors_total", error="channel_not_found") == 1
 
 
 def test_two_processes_report_the_same_shared_state(start_serve, standin, database_url, tmp_path):
